@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Entry point. sluice ships its TypeScript sources and runs them with Node 24's built-in
+// type stripping, so there is no build step between a clone and `npm start`.
+import { main } from '../src/cli/main.ts';
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,55 @@
+// :15080 — captured plain HTTP. The destination is the Host header; the same request path as TLS.
+import http from 'node:http';
+import type net from 'node:net';
+import type { ConnectionInfo } from '../pipeline/exchange.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { createRequestHandler, type RequestHandlerOptions } from './request-handler.ts';
+import { nextConnectionId } from './connection-id.ts';
+import { applyClientLimits } from './client-limits.ts';
+import { handleClientError } from './client-error.ts';
+
+const kConnection = Symbol('sluice.connection');
+type WithConnection = { [kConnection]?: ConnectionInfo };
+
+export interface HttpCaptureOptions {
+  current: () => Runtime;
+  inflight: RequestHandlerOptions['inflight'];
+  upstreamPort: number;
+}
+
+export function createHttpCapture(options: HttpCaptureOptions): http.Server {
+  const limits = options.current().config.client;
+  const server = http.createServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    connectionsCheckingInterval: 1_000,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: 0,
+  });
+  applyClientLimits(server, limits);
+  server.on('connection', (socket: net.Socket) => {
+    const { metrics } = options.current().services;
+    metrics.connections.inc({ listener: 'http' });
+    metrics.activeConnections.inc({ listener: 'http' });
+    socket.once('close', () => {
+      metrics.activeConnections.dec({ listener: 'http' });
+    });
+    (socket as WithConnection)[kConnection] = {
+      id: nextConnectionId(),
+      listener: 'http',
+      sni: undefined,
+      host: undefined,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      upstreamPort: options.upstreamPort,
+    };
+  });
+  const connectionOf = (req: http.IncomingMessage | import('node:http2').Http2ServerRequest): ConnectionInfo => {
+    const info = ((req as http.IncomingMessage).socket as WithConnection)[kConnection];
+    if (info === undefined) throw new Error('request on a connection sluice did not accept');
+    return info;
+  };
+  server.on('request', createRequestHandler({ current: options.current, inflight: options.inflight, connectionOf }));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => handleClientError(err, socket, options.current(), 'http'));
+  return server;
+}

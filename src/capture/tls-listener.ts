@@ -1,0 +1,149 @@
+// :15443 — captured TLS. sluice reads the SNI from the ClientHello first (no SNI: alert
+// `unrecognized_name`, close, log), then completes the handshake with a leaf minted for that
+// name (also for names that will be refused, so the 403 arrives over a working connection),
+// and serves HTTP/1.1 or h2 as negotiated by ALPN.
+import net from 'node:net';
+import http2 from 'node:http2';
+import type http from 'node:http';
+import type tls from 'node:tls';
+import { parseClientHello, tlsAlert, ALERT_UNRECOGNIZED_NAME, MAX_CLIENT_HELLO_BYTES } from './client-hello.ts';
+import { normalizeHost } from '../names/host.ts';
+import type { ConnectionInfo } from '../pipeline/exchange.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { createRequestHandler, type RequestHandlerOptions } from './request-handler.ts';
+import { nextConnectionId } from './connection-id.ts';
+import { applyClientLimits } from './client-limits.ts';
+
+const kConnection = Symbol('sluice.connection');
+type WithConnection = { [kConnection]?: ConnectionInfo };
+
+export interface TlsCaptureOptions {
+  current: () => Runtime;
+  inflight: RequestHandlerOptions['inflight'];
+  /** The port dialled upstream for connections captured here (443 in production). */
+  upstreamPort: number;
+}
+
+/** Client TLS alerts that mean "I do not trust your certificate" (a client with its own roots). */
+const UNTRUSTED_ALERTS = /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|DECRYPT_ERROR)/;
+
+export interface TlsCapture {
+  /** Handles one accepted TCP connection (from any bound address). */
+  readonly onConnection: (socket: net.Socket) => void;
+  readonly secureServer: http2.Http2SecureServer;
+}
+
+export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
+  const services = () => options.current().services;
+
+  const secureServer = http2.createSecureServer({
+    allowHTTP1: true,
+    allowHalfOpen: true,
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: options.current().config.client.headersTimeoutMs,
+    SNICallback: (servername, callback) => {
+      const runtime = options.current();
+      const host = normalizeHost(servername);
+      if (host === undefined) {
+        callback(new Error('invalid server name'), undefined);
+        return;
+      }
+      // A refused name still gets a leaf so that its 403 arrives over a completed handshake,
+      // but that leaf is not kept (the cache holds allowlisted names only).
+      const keep = runtime.policy.hostRules(host).length > 0;
+      runtime.services.issuer.secureContextFor(host, keep).then(
+        (context) => callback(null, context),
+        (err: Error) => callback(err, undefined),
+      );
+    },
+  });
+  applyClientLimits(secureServer as unknown as http.Server, options.current().config.client);
+
+  secureServer.on('secureConnection', (socket: tls.TLSSocket) => {
+    const sni = typeof socket.servername === 'string' ? socket.servername : undefined;
+    const info: ConnectionInfo = {
+      id: nextConnectionId(),
+      listener: 'tls',
+      sni,
+      host: sni === undefined ? undefined : normalizeHost(sni),
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      upstreamPort: options.upstreamPort,
+    };
+    (socket as WithConnection)[kConnection] = info;
+  });
+
+  secureServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+    const code = err.code ?? err.message;
+    const rejected = UNTRUSTED_ALERTS.test(code);
+    const sni = typeof socket.servername === 'string' ? socket.servername : undefined;
+    services().accessLog.write({
+      listener: 'tls',
+      sni,
+      host: sni === undefined ? undefined : normalizeHost(sni),
+      src_port: socket.remotePort,
+      decision: 'deny',
+      reason: rejected ? 'tls_client_rejected' : 'tls_error',
+      message: rejected ? `the client refused sluice's certificate (${code}): it does not trust sluice's CA` : `TLS handshake failed: ${code}`,
+    });
+    socket.destroy();
+  });
+
+  const connectionOf = (req: http.IncomingMessage | http2.Http2ServerRequest): ConnectionInfo => {
+    const socket = req.httpVersionMajor === 2
+      ? (req as http2.Http2ServerRequest).stream.session?.socket
+      : (req as http.IncomingMessage).socket;
+    const info = (socket as WithConnection | undefined)?.[kConnection];
+    if (info === undefined) throw new Error('request on a connection sluice did not accept');
+    return info;
+  };
+
+  secureServer.on('request', createRequestHandler({ current: options.current, inflight: options.inflight, connectionOf }));
+  // h2 sessions that misbehave are closed by Node; keep the process alive.
+  secureServer.on('sessionError', () => {});
+
+  const onConnection = (socket: net.Socket): void => {
+    const { metrics } = services();
+    metrics.connections.inc({ listener: 'tls' });
+    metrics.activeConnections.inc({ listener: 'tls' });
+    socket.once('close', () => {
+      metrics.activeConnections.dec({ listener: 'tls' });
+    });
+    socket.setNoDelay(true);
+    let buffered: Buffer | undefined;
+    const timer = setTimeout(() => socket.destroy(), options.current().config.client.headersTimeoutMs);
+    const onError = (): void => {
+      socket.destroy();
+    };
+    socket.on('error', onError);
+    const onData = (chunk: Buffer): void => {
+      buffered = buffered === undefined ? chunk : Buffer.concat([buffered, chunk]);
+      const hello = parseClientHello(buffered);
+      if (hello.kind === 'incomplete' && buffered.length <= MAX_CLIENT_HELLO_BYTES) return;
+      socket.removeListener('data', onData);
+      socket.pause();
+      clearTimeout(timer);
+      if (hello.kind !== 'hello' || hello.serverName === undefined) {
+        const noSni = hello.kind === 'hello';
+        services().accessLog.write({
+          listener: 'tls',
+          src_port: socket.remotePort,
+          decision: 'deny',
+          reason: noSni ? 'no_sni' : 'bad_request',
+          message: noSni ? 'TLS ClientHello without a server name (SNI)' : 'not a TLS ClientHello on the TLS port',
+        });
+        if (noSni) socket.end(tlsAlert(ALERT_UNRECOGNIZED_NAME));
+        else socket.end();
+        return;
+      }
+      socket.removeListener('error', onError);
+      // Hand the connection, with the bytes already read, to the TLS server. TLSSocket feeds
+      // data left in the readable buffer to the TLS engine first.
+      socket.unshift(buffered);
+      secureServer.emit('connection', socket);
+    };
+    socket.on('data', onData);
+  };
+
+  return { onConnection, secureServer };
+}

@@ -1,0 +1,41 @@
+// Every decision sluice takes that a user might see has a stable reason code. Tests, log lines
+// and metrics match on these strings; the README lists them. Add here, never inline.
+
+export const DENY_REASONS = {
+  not_allowlisted: 'the host is not in the allowlist',
+  no_sni: 'the TLS ClientHello carried no server name',
+  host_sni_mismatch: 'the Host header differs from the TLS server name',
+  method: 'the method is outside the allow rule',
+  path: 'the path is outside the allow rule',
+  private_address: 'the host resolves to a private or special-purpose address',
+  surrogate_misuse: 'a surrogate credential was sent to a host it is not scoped to',
+  foreign_credential: 'a credential other than the surrogate was sent to a credential host',
+  bad_surrogate_signature: 'the request was not signed with the surrogate AWS secret',
+  real_secret: 'the request carries a real secret value',
+  body_too_large: 'the body exceeds the buffering cap',
+  bad_request: 'the request is malformed',
+  headers_too_large: 'the request headers exceed the size or count limit',
+  upstream_dns: 'the upstream name could not be resolved',
+  upstream_tls: 'the upstream TLS handshake or certificate verification failed',
+  upstream_refused: 'the upstream refused or reset the connection',
+  upstream_timeout: 'the upstream did not answer in time',
+  upstream_error: 'the upstream connection failed',
+  port_not_captured: 'a TCP port that sluice does not proxy',
+  tls_client_rejected: 'the client aborted the handshake (it does not trust sluice\'s CA)',
+  tls_error: 'the TLS handshake with the client failed',
+  shutting_down: 'sluice is shutting down',
+} as const;
+
+export type DenyReason = keyof typeof DENY_REASONS;
+
+/** A refusal with its HTTP status and a one-line, secret-free message for the client. */
+export class SluiceError extends Error {
+  readonly reason: DenyReason;
+  readonly status: number;
+  constructor(reason: DenyReason, status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SluiceError';
+    this.reason = reason;
+    this.status = status;
+  }
+}

@@ -1,0 +1,46 @@
+// The state of one HTTP request on its way through sluice. Steps read and amend it; the
+// forwarder sends what it describes; the access log records it.
+import type { AllowRule } from '../config/types.ts';
+import type { ResolvedHost } from '../upstream/resolve.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+
+/** What sluice knows about a captured client connection. */
+export interface ConnectionInfo {
+  /** Short id shared by every log line of this connection. */
+  readonly id: string;
+  readonly listener: 'tls' | 'http';
+  /** The server name exactly as the client sent it (TLS only). */
+  readonly sni: string | undefined;
+  /** The normalised SNI: the only destination a TLS connection may address. */
+  readonly host: string | undefined;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The port sluice dials upstream, fixed by the listener the connection arrived on. */
+  readonly upstreamPort: number;
+}
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+export interface Exchange {
+  readonly conn: ConnectionInfo;
+  /** The configuration in force when the request arrived (a reload does not change it mid-way). */
+  readonly runtime: Runtime;
+  readonly startedAt: number;
+  readonly method: string;
+  /** Origin-form target, path and query, as received. */
+  path: string;
+  /** Normalised destination name (from Host / :authority). */
+  host: string;
+  /** The Host header value to send upstream. */
+  authority: string;
+  /** Request headers to forward, lower-case names; steps may change them. */
+  headers: HeaderMap;
+  /** Whether the client sends a body. */
+  readonly hasBody: boolean;
+  rule: AllowRule | undefined;
+  resolved: ResolvedHost | undefined;
+  /** Name of the credential swapped in, if any (never its value). */
+  credential: string | undefined;
+  /** What each step did, by name and place, never values: the audit trace. */
+  readonly trace: string[];
+}

@@ -1,0 +1,45 @@
+// Everything a request needs, built from one configuration. A reload builds a new Runtime and
+// swaps it in; requests already under way keep the one they started with.
+import type { Config } from '../config/types.ts';
+import type { Step } from '../pipeline/step.ts';
+import type { AccessLog } from '../audit/access-log.ts';
+import type { OpsLog } from '../audit/ops-log.ts';
+import type { Metrics } from '../admin/metrics.ts';
+import type { LeafIssuer } from '../tls/leaf-cache.ts';
+import { createPolicy, type Policy } from '../steps/policy/policy.ts';
+import { createResolver, type CheckedResolver } from '../upstream/resolve.ts';
+import { createUpstream, type Upstream } from '../upstream/agent.ts';
+import { requestSteps } from '../steps/index.ts';
+
+/** Long-lived parts that survive reloads. */
+export interface Services {
+  readonly opsLog: OpsLog;
+  readonly accessLog: AccessLog;
+  readonly metrics: Metrics;
+  readonly issuer: LeafIssuer;
+}
+
+export interface Runtime {
+  readonly config: Config;
+  readonly policy: Policy;
+  readonly resolver: CheckedResolver;
+  readonly upstream: Upstream;
+  readonly steps: readonly Step[];
+  readonly services: Services;
+}
+
+function sameUpstream(a: Config, b: Config): boolean {
+  return a.proxy.extraUpstreamCa === b.proxy.extraUpstreamCa
+    && a.dns.upstream === b.dns.upstream
+    && JSON.stringify(a.upstream) === JSON.stringify(b.upstream);
+}
+
+export function buildRuntime(config: Config, services: Services, previous?: Runtime): Runtime {
+  const policy = createPolicy(config.allow);
+  const reuse = previous !== undefined && sameUpstream(previous.config, config);
+  const resolver = reuse ? previous.resolver : createResolver({ upstream: config.dns.upstream });
+  const upstream = reuse
+    ? previous.upstream
+    : createUpstream({ settings: config.upstream, resolver, extraCaFile: config.proxy.extraUpstreamCa });
+  return Object.freeze({ config, policy, resolver, upstream, steps: requestSteps, services });
+}

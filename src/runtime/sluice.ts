@@ -1,0 +1,242 @@
+// Starts and stops one sluice: the CA and leaf issuer, the logs and metrics, every listener
+// (loopback only), reload without dropping connections, and a bounded drain on shutdown.
+import net from 'node:net';
+import type http from 'node:http';
+import { mkdirSync } from 'node:fs';
+import type { Config } from '../config/types.ts';
+import { createAccessLog } from '../audit/access-log.ts';
+import { createOpsLog, type OpsLog } from '../audit/ops-log.ts';
+import { createMetrics } from '../admin/metrics.ts';
+import { createAdminServer } from '../admin/server.ts';
+import { loadOrCreateCa } from '../tls/ca.ts';
+import { createLeafIssuer } from '../tls/leaf-cache.ts';
+import { writeTrustBundle } from '../tls/trust-bundle.ts';
+import { join } from 'node:path';
+import { BUNDLE_FILE } from '../cli/env.ts';
+import { buildRuntime, type Runtime, type Services } from './runtime.ts';
+import { createTlsCapture } from '../capture/tls-listener.ts';
+import { createHttpCapture } from '../capture/http-listener.ts';
+import { createDenyCapture } from '../capture/deny-listener.ts';
+import { handleClientError } from '../capture/client-error.ts';
+import { startDnsListener } from '../capture/dns-listener.ts';
+
+/** Proxy listeners bind to loopback only (DESIGN.md §1): REDIRECT in nat OUTPUT lands there. */
+export const LOOPBACK = ['127.0.0.1', '::1'] as const;
+
+export interface StartOptions {
+  opsLog?: OpsLog;
+}
+
+export interface BoundPorts {
+  https: number;
+  http: number;
+  deny: number;
+  dns: number;
+  admin: number;
+}
+
+export interface RunningSluice {
+  readonly ports: BoundPorts;
+  readonly caCertPath: string;
+  readonly caCreated: boolean;
+  /** Addresses that could not be bound (e.g. ::1 where IPv6 is disabled). */
+  readonly skippedAddresses: string[];
+  runtime(): Runtime;
+  /** Swaps in a new configuration; connections and requests under way are not disturbed. */
+  reload(config: Config): void;
+  /** Stops accepting, drains in-flight requests (bounded), flushes logs. */
+  close(): Promise<void>;
+}
+
+interface Closable {
+  close(callback?: (err?: Error) => void): unknown;
+}
+
+function isUnavailableAddress(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT' || code === 'EINVAL';
+}
+
+async function listen(server: net.Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.removeListener('error', onError);
+      resolve();
+    });
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+export async function startSluice(config: Config, options: StartOptions = {}): Promise<RunningSluice> {
+  const opsLog = options.opsLog ?? createOpsLog();
+  mkdirSync(config.proxy.logDir, { recursive: true });
+  const accessLog = createAccessLog(config.proxy.logDir, config.proxy.agent);
+  const metrics = createMetrics();
+  const { ca, created } = await loadOrCreateCa(config.proxy.caDir);
+  // The bundle (system roots + sluice's CA) for agents whose trust variables replace the store.
+  await writeTrustBundle(ca.certPem, join(config.proxy.caDir, BUNDLE_FILE));
+  const issuer = createLeafIssuer(ca, {
+    keyType: config.proxy.leafKey,
+    cacheSize: config.proxy.leafCacheSize,
+    onMint: () => metrics.certsMinted.inc(),
+  });
+  const services: Services = { opsLog, accessLog, metrics, issuer };
+  let runtime = buildRuntime(config, services);
+  const current = (): Runtime => runtime;
+
+  let inflightCount = 0;
+  let drainWaiter: (() => void) | undefined;
+  const inflight = {
+    add: () => {
+      inflightCount++;
+    },
+    done: () => {
+      inflightCount--;
+      if (inflightCount === 0) drainWaiter?.();
+    },
+  };
+
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+
+  const tlsCapture = createTlsCapture({ current, inflight, upstreamPort: config.upstream.httpsPort });
+  tlsCapture.secureServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => handleClientError(err, socket, runtime, 'tls'));
+  const httpServer = createHttpCapture({ current, inflight, upstreamPort: config.upstream.httpPort });
+  httpServer.on('connection', track);
+
+  const servers: Closable[] = [];
+  const skippedAddresses: string[] = [];
+  const ports: BoundPorts = { https: config.proxy.httpsPort, http: config.proxy.httpPort, deny: config.proxy.denyPort, dns: config.proxy.dnsPort, admin: config.proxy.adminPort };
+
+  const bindEverywhere = async (make: () => net.Server, key: keyof BoundPorts, hosts: readonly string[]): Promise<void> => {
+    for (const [i, host] of hosts.entries()) {
+      const server = make();
+      try {
+        ports[key] = await listen(server, host, ports[key]);
+        servers.push(server);
+      } catch (err) {
+        // The first address must bind; further ones may be missing (Docker disables IPv6,
+        // loopback included, on IPv4-only networks: DESIGN.md §5).
+        if (i > 0 && isUnavailableAddress(err)) {
+          skippedAddresses.push(`${host}:${ports[key]}`);
+          opsLog.warn({ host, port: ports[key] }, `cannot bind ${host}; continuing without it`);
+          continue;
+        }
+        for (const s of servers) s.close();
+        throw err;
+      }
+    }
+  };
+
+  let draining = false;
+  const readiness = {
+    problems: (): string[] => {
+      const problems: string[] = [];
+      if (draining) problems.push('shutting down');
+      if (!listening) problems.push('listeners not up');
+      return problems;
+    },
+  };
+  let listening = false;
+
+  await bindEverywhere(() => net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    track(socket);
+    tlsCapture.onConnection(socket);
+  }), 'https', LOOPBACK);
+  let first = true;
+  await bindEverywhere(() => {
+    // One HTTP server handles connections from every bound address.
+    if (first) {
+      first = false;
+      return httpServer;
+    }
+    const extra = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => httpServer.emit('connection', socket));
+    return extra;
+  }, 'http', LOOPBACK);
+  await bindEverywhere(() => createDenyCapture(current, config.proxy.denyPort), 'deny', LOOPBACK);
+
+  const dnsListeners: { close(): Promise<void> }[] = [];
+  for (const host of LOOPBACK) {
+    try {
+      const listener = await startDnsListener({
+        hosts: [host],
+        port: ports.dns,
+        isAllowed: (name) => runtime.policy.hostRules(name).length > 0,
+        resolve: async (name) => {
+          const rules = runtime.policy.hostRules(name);
+          const resolved = await runtime.resolver.resolve(name, rules.some((r) => r.private));
+          return [...resolved.addresses];
+        },
+        deny: config.dns.deny,
+        log: (record) => {
+          metrics.dnsQueries.inc({ decision: record.decision });
+          accessLog.write({ listener: 'dns', host: record.name, qtype: record.type, decision: record.decision, reason: record.reason });
+        },
+      });
+      dnsListeners.push(listener);
+    } catch (err) {
+      if (host !== LOOPBACK[0] && isUnavailableAddress(err)) {
+        skippedAddresses.push(`${host}:${ports.dns}`);
+        continue;
+      }
+      throw err;
+    }
+  }
+
+  const adminServer = createAdminServer(metrics, readiness);
+  const adminServers: http.Server[] = [];
+  for (const [i, host] of config.proxy.adminBind.entries()) {
+    const server = i === 0 ? adminServer : createAdminServer(metrics, readiness);
+    try {
+      ports.admin = await listen(server, host, ports.admin);
+      adminServers.push(server);
+    } catch (err) {
+      if (i > 0 && isUnavailableAddress(err)) {
+        skippedAddresses.push(`${host}:${ports.admin}`);
+        continue;
+      }
+      throw err;
+    }
+  }
+  listening = true;
+
+  const retired: Runtime[] = [];
+  return {
+    ports,
+    caCertPath: ca.certPath,
+    caCreated: created,
+    skippedAddresses,
+    runtime: current,
+    reload(next) {
+      const previous = runtime;
+      runtime = buildRuntime(next, services, previous);
+      if (runtime.upstream !== previous.upstream) retired.push(previous);
+      const fixed: (keyof Config['proxy'])[] = ['httpsPort', 'httpPort', 'denyPort', 'dnsPort', 'adminPort', 'caDir', 'logDir', 'leafKey', 'leafCacheSize', 'agent'];
+      const changed = fixed.filter((k) => JSON.stringify(previous.config.proxy[k]) !== JSON.stringify(next.proxy[k]));
+      if (changed.length > 0) opsLog.warn({ keys: changed.map((k) => `proxy.${k}`) }, 'these settings change only on restart');
+      metrics.reloads.inc({ result: 'ok' });
+    },
+    async close() {
+      draining = true;
+      const closing = [...servers, ...adminServers].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      httpServer.closeIdleConnections();
+      await Promise.all(dnsListeners.map((d) => d.close()));
+      if (inflightCount > 0) {
+        await new Promise<void>((resolve) => {
+          drainWaiter = resolve;
+          setTimeout(resolve, runtime.config.proxy.drainSeconds * 1000).unref();
+        });
+      }
+      for (const socket of sockets) socket.destroy();
+      for (const server of adminServers) server.closeAllConnections();
+      await Promise.all(closing);
+      await Promise.all([runtime, ...retired].map((r) => r.upstream.close().catch(() => undefined)));
+      accessLog.flush();
+    },
+  };
+}

@@ -1,0 +1,7 @@
+// The request's journey, in order. Adding a capability is adding a step here.
+import type { Step } from '../pipeline/step.ts';
+import { hostBinding } from './host-binding/host-binding.ts';
+import { policyStep } from './policy/step.ts';
+import { resolveStep } from './resolve/step.ts';
+
+export const requestSteps: readonly Step[] = [hostBinding, policyStep, resolveStep];

@@ -1,0 +1,168 @@
+// `sluice run` as a user runs it: a child process with a config file. First start creates the
+// CA; the admin port answers; a changed file or SIGHUP reloads without failing requests; an
+// invalid file is refused and the old policy kept; SIGTERM drains, flushes the log, exits 0.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+import { Pool } from 'undici';
+import { createTestPki, type TestPki } from '../helpers/pki.ts';
+import { startNginx, type NginxOrigin } from '../helpers/nginx.ts';
+import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
+import { startDaemon, waitFor } from '../helpers/process.ts';
+import { freePort } from '../helpers/ports.ts';
+import { curl } from '../helpers/clients.ts';
+
+const bin = join(import.meta.dirname, '../../bin/sluice.js');
+
+let pki: TestPki;
+let origin: NginxOrigin;
+let dns: TestResolver;
+let dir: string;
+let file: string;
+let ports: { https: number; http: number; deny: number; dns: number; admin: number };
+let daemon: Awaited<ReturnType<typeof startDaemon>>;
+
+function config(extraRules: string): string {
+  return `
+[proxy]
+agent = "run-test"
+extra_upstream_ca = "${pki.caCert}"
+https_port = ${ports.https}
+http_port = ${ports.http}
+deny_port = ${ports.deny}
+dns_port = ${ports.dns}
+admin_port = ${ports.admin}
+
+[upstream]
+https_port = ${origin.httpsPort}
+http_port = ${origin.httpPort}
+
+[dns]
+upstream = "${dns.address}"
+
+${extraRules}
+`;
+}
+
+const ORIGIN_RULE = '[[allow]]\nhost = "origin.test"\nprivate = true\n';
+const OTHER_RULE = '[[allow]]\nhost = "other.test"\nprivate = true\n';
+
+function admin(path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: ports.admin, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+const get = (host: string) => curl(host, '/', { caCert: join(dir, 'certs/ca.crt'), port: ports.https });
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  origin = await startNginx(await pki.issue(['origin.test', 'other.test']), { bigBytes: 1024 });
+  dns = await startDnsmasq({ 'origin.test': ['127.0.0.1'], 'other.test': ['127.0.0.1'] });
+  ports = { https: await freePort(), http: await freePort(), deny: await freePort(), dns: await freePort(), admin: await freePort() };
+  dir = mkdtempSync(join(tmpdir(), 'sluice-run-'));
+  file = join(dir, 'sluice.toml');
+  writeFileSync(file, config(ORIGIN_RULE));
+  daemon = await startDaemon(process.execPath, [bin, 'run', '-c', file], (out) => out.includes('listening on'), { cwd: dir, timeoutMs: 20_000 });
+});
+
+afterAll(async () => {
+  await daemon?.stop();
+  await origin?.stop();
+  await dns?.stop();
+});
+
+describe('sluice run', () => {
+  it('creates the CA on first start and says where it is and how to trust it', () => {
+    expect(daemon.output()).toMatch(/created a new CA at certs\/ca\.crt/);
+    expect(daemon.output()).toMatch(/NODE_EXTRA_CA_CERTS=/);
+    expect(statSync(join(dir, 'certs/ca.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'certs/ca.crt')).mode & 0o777).toBe(0o644);
+  });
+
+  it('answers health, readiness and metrics on the admin port', async () => {
+    expect(await admin('/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    expect(await admin('/readyz')).toEqual({ status: 200, body: 'ready\n' });
+    await get('origin.test');
+    const metrics = (await admin('/metrics')).body;
+    expect(metrics).toMatch(/sluice_requests_total\{decision="allow",status="200",reason=""\} [1-9]/);
+    expect(metrics).toMatch(/sluice_active_connections/);
+    expect(metrics).toMatch(/sluice_upstream_response_seconds_bucket/);
+    expect(metrics).toMatch(/sluice_certs_minted_total [1-9]/);
+    expect(metrics).not.toContain(pki.dir);
+  });
+
+  it('reloads a changed config file without a restart', async () => {
+    expect((await get('other.test')).status).toBe(403);
+    writeFileSync(file, config(ORIGIN_RULE + OTHER_RULE));
+    await waitFor(async () => (await get('other.test')).status === 200, 10_000, 'the reload to allow other.test');
+  });
+
+  it('refuses an invalid config, logs where the error is, and keeps the old policy', async () => {
+    writeFileSync(file, config(ORIGIN_RULE + OTHER_RULE) + '\n[[allow]]\nhost = "*"\n');
+    await waitFor(() => daemon.output().includes('configuration refused'), 10_000, 'the refusal');
+    expect(daemon.output()).toMatch(/sluice\.toml:\d+: allow\[2\]\.host/);
+    expect((await get('origin.test')).status).toBe(200);
+    expect((await get('other.test')).status).toBe(200);
+  });
+
+  it('reloads on SIGHUP', async () => {
+    writeFileSync(file, config(ORIGIN_RULE));
+    daemon.child.kill('SIGHUP');
+    await waitFor(async () => (await get('other.test')).status === 403, 10_000, 'other.test to be denied again');
+  });
+
+  it('fails no request while the policy is reloaded under load', async () => {
+    const client = new Pool(`https://origin.test:${ports.https}`, {
+      connections: 4,
+      pipelining: 1,
+      connect: {
+        ca: readFileSync(join(dir, 'certs/ca.crt'), 'utf8'),
+        lookup: (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]),
+      } as never,
+    });
+    const statuses = new Map<number, number>();
+    let failures = 0;
+    let stop = false;
+    const worker = async (): Promise<void> => {
+      for (let i = 0; i < 2_000 && !stop; i++) {
+        try {
+          const res = await client.request({ path: '/', method: 'GET' });
+          await res.body.text();
+          statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+        } catch {
+          failures++;
+        }
+      }
+    };
+    const load = Promise.all([worker(), worker(), worker(), worker()]);
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      writeFileSync(file, config(ORIGIN_RULE + (i % 2 === 0 ? OTHER_RULE : '')));
+      if (i % 3 === 0) daemon.child.kill('SIGHUP');
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await load;
+    await client.close();
+    expect(failures).toBe(0);
+    expect([...statuses.keys()]).toEqual([200]);
+    expect(statuses.get(200)).toBeGreaterThan(100);
+  });
+
+  it('drains and flushes the access log on SIGTERM, exiting 0', async () => {
+    const before = (await get('origin.test')).status;
+    expect(before).toBe(200);
+    const exited = new Promise<number | null>((resolve) => daemon.child.once('exit', (code) => resolve(code)));
+    daemon.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const lines = readFileSync(join(dir, 'logs/access.ndjson'), 'utf8').trim().split('\n');
+    const last = JSON.parse(lines.at(-1) as string) as Record<string, unknown>;
+    expect(last).toMatchObject({ agent: 'run-test', host: 'origin.test', status: 200 });
+  });
+});
