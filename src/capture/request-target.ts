@@ -71,5 +71,7 @@ export function readRequestTarget(req: AnyRequest, conn: ConnectionInfo, maxHead
     }
     path = `${url.pathname}${url.search}`;
   }
-  return { host, authority, path };
+  // Upstream sees the normalised name sluice decided on, not the agent's spelling of it.
+  const upstreamAuthority = parsed?.port === undefined ? host : `${host.includes(':') ? `[${host}]` : host}:${parsed.port}`;
+  return { host, authority: upstreamAuthority, path };
 }
