@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { createRequestHandler, type RequestHandlerOptions } from './request-handler.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
+import { guardFirstRequest, requestStarted } from './idle-guard.ts';
 import { handleClientError } from './client-error.ts';
 
 const kConnection = Symbol('sluice.connection');
@@ -43,10 +44,13 @@ export function createHttpCapture(options: HttpCaptureOptions): http.Server {
       remotePort: socket.remotePort ?? 0,
       upstreamPort: options.upstreamPort,
     };
+    guardFirstRequest(socket, limits.headersTimeoutMs);
   });
   const connectionOf = (req: http.IncomingMessage | import('node:http2').Http2ServerRequest): ConnectionInfo => {
-    const info = ((req as http.IncomingMessage).socket as WithConnection)[kConnection];
+    const socket = (req as http.IncomingMessage).socket;
+    const info = (socket as WithConnection)[kConnection];
     if (info === undefined) throw new Error('request on a connection sluice did not accept');
+    requestStarted(socket);
     return info;
   };
   server.on('request', createRequestHandler({ current: options.current, inflight: options.inflight, connectionOf }));

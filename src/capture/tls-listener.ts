@@ -13,6 +13,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { createRequestHandler, type RequestHandlerOptions } from './request-handler.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
+import { guardFirstRequest, guardIdleSession, requestStarted } from './idle-guard.ts';
 
 const kConnection = Symbol('sluice.connection');
 type WithConnection = { [kConnection]?: ConnectionInfo };
@@ -58,6 +59,11 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
     },
   });
   applyClientLimits(secureServer as unknown as http.Server, options.current().config.client);
+  // Node enforces the HTTP/1 header and keep-alive timeouts with a periodic check that it
+  // starts on 'listening'. This server never listens itself (connections are handed to it
+  // after the SNI peek), so start the check explicitly, at a granularity of one second.
+  (secureServer as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1_000;
+  secureServer.emit('listening');
 
   secureServer.on('secureConnection', (socket: tls.TLSSocket) => {
     const sni = typeof socket.servername === 'string' ? socket.servername : undefined;
@@ -71,7 +77,9 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
       upstreamPort: options.upstreamPort,
     };
     (socket as WithConnection)[kConnection] = info;
+    if (socket.alpnProtocol !== 'h2') guardFirstRequest(socket, options.current().config.client.headersTimeoutMs);
   });
+  secureServer.on('session', (session: http2.ServerHttp2Session) => guardIdleSession(session, options.current().config.client.keepAliveTimeoutMs));
 
   secureServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
     const code = err.code ?? err.message;
@@ -95,6 +103,7 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
       : (req as http.IncomingMessage).socket;
     const info = (socket as WithConnection | undefined)?.[kConnection];
     if (info === undefined) throw new Error('request on a connection sluice did not accept');
+    if (req.httpVersionMajor !== 2) requestStarted(socket);
     return info;
   };
 

@@ -1,0 +1,41 @@
+// Idle connections are closed. Node's headers timeout only starts counting at a request's
+// first byte, and its keep-alive timeout only after a response, so a connection that never
+// sends anything would be held forever; h2 sessions have no idle limit at all.
+import type net from 'node:net';
+import type http2 from 'node:http2';
+
+const kGuarded = Symbol('sluice.idleGuard');
+type Guarded = net.Socket & { [kGuarded]?: boolean };
+
+/** Closes the socket if no request starts within `ms` of the connection being accepted. */
+export function guardFirstRequest(socket: net.Socket, ms: number): void {
+  (socket as Guarded)[kGuarded] = true;
+  socket.setTimeout(ms);
+  socket.once('timeout', () => {
+    if ((socket as Guarded)[kGuarded] === true) socket.destroy();
+  });
+}
+
+/** Called when a request arrives: from now on Node's own timeouts govern the connection. */
+export function requestStarted(socket: net.Socket | undefined): void {
+  if (socket === undefined) return;
+  const s = socket as Guarded;
+  if (s[kGuarded] === true) {
+    s[kGuarded] = false;
+    socket.setTimeout(0);
+  }
+}
+
+/** An h2 session with no open stream for `ms` is closed (GOAWAY); open streams are never cut. */
+export function guardIdleSession(session: http2.ServerHttp2Session, ms: number): void {
+  let open = 0;
+  session.on('stream', (stream: http2.ServerHttp2Stream) => {
+    open++;
+    stream.once('close', () => {
+      open--;
+    });
+  });
+  session.setTimeout(ms, () => {
+    if (open === 0) session.close();
+  });
+}

@@ -1,0 +1,54 @@
+// Every default of sluice.toml in one place. The schema (schema.ts) reads these for both
+// validation and the generated README reference, so a default is changed here and nowhere else.
+
+const SECOND_MS = 1000;
+const MINUTE_MS = 60 * SECOND_MS;
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+export const DEFAULTS = {
+  proxy: {
+    agent: 'my-agent', // name written on every log line
+    uid: 1337, // the uid iptables exempts from capture; sluice runs as it
+    caDir: 'certs', // folder of ca.crt / ca.key, relative to the config file's folder
+    logDir: 'logs', // folder of access.ndjson / llm.ndjson, relative to the config file's folder
+    extraUpstreamCa: undefined as string | undefined, // tests only: no extra upstream CA
+    httpsPort: 15443, // captured TLS (443 and other TLS ports) arrives here
+    httpPort: 15080, // captured plain HTTP (80) arrives here
+    denyPort: 15001, // every other captured TCP port arrives here and is refused
+    dnsPort: 15053, // captured DNS (UDP and TCP 53) arrives here
+    adminPort: 15000, // health, readiness and metrics
+    adminBind: ['127.0.0.1', '::1'] as readonly string[], // admin is loopback-only by default
+    leafKey: 'ecdsa' as 'ecdsa' | 'rsa', // P-256 leaves: fast to sign, accepted everywhere
+    leafCacheSize: 1000, // minted leaf certificates kept (LRU by name)
+    drainSeconds: 10, // SIGTERM waits this long for in-flight requests
+  },
+  upstream: {
+    httpsPort: 443, // port dialled for requests captured on the TLS listener
+    httpPort: 80, // port dialled for requests captured on the plain HTTP listener
+    connectTimeoutMs: 10 * SECOND_MS, // TCP + TLS connect to the upstream
+    headersTimeoutMs: 10 * MINUTE_MS, // LLM calls can think for minutes before the first byte
+    maxBufferedBodyBytes: 10 * MIB, // cap for bodies that must be buffered (SigV4 re-signing)
+  },
+  dns: {
+    deny: 'sinkhole' as 'sinkhole' | 'nxdomain', // non-allowlisted names get a capturable address
+    upstream: undefined as string | undefined, // the system resolver
+  },
+  client: {
+    headersTimeoutMs: 30 * SECOND_MS, // time the agent has to send complete request headers
+    keepAliveTimeoutMs: 60 * SECOND_MS, // idle agent connections are closed after this
+    maxHeaderBytes: 32 * KIB, // total request header size accepted from the agent
+    maxHeaderCount: 100, // request header lines accepted from the agent
+  },
+  allow: {
+    private: false, // private/special-purpose upstream addresses need an explicit opt-in
+  },
+  credentials: {
+    type: 'bearer' as 'bearer' | 'aws', // a [credentials.NAME] without type is a bearer token
+    body: false, // surrogates in request bodies are not swapped unless asked
+    allowForeignCredentials: false, // a credential that is not the surrogate is refused (403)
+  },
+  secretSource: {
+    optional: false, // a secret source must be present unless marked optional
+  },
+} as const;

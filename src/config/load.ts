@@ -1,0 +1,204 @@
+// sluice.toml → Config. Validation collects every problem before failing (a user fixes them all
+// in one pass), each with file, line and key; the result is frozen so no part of sluice can
+// change the policy another part is reading.
+
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import { ConfigError } from './errors.ts';
+import type { ConfigIssue } from './errors.ts';
+import { indexKeyLines, joinIndex, joinKey } from './locate.ts';
+import { checkCredentialHostsAllowed, loadCredentials } from './load-credentials.ts';
+import { createReporter, isTable, readTable, describeType } from './read-table.ts';
+import type { KeySpecs, RawIssue, Reporter, TableResult } from './read-table.ts';
+import { ALLOW_KEYS, CLIENT_KEYS, DNS_KEYS, PROXY_KEYS, UPSTREAM_KEYS } from './schema.ts';
+import type {
+  AllowRule,
+  ClientLimits,
+  Config,
+  DnsSettings,
+  ProxySettings,
+  UpstreamSettings,
+} from './types.ts';
+
+/** Reads, validates and freezes a config file. Throws ConfigError listing every problem. */
+export async function loadConfig(file: string): Promise<Config> {
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError([{ file, line: 0, key: '', message: `cannot read the config file (${reason})` }], {
+      cause: error,
+    });
+  }
+  return parseConfig(source, file);
+}
+
+/** Validates TOML source as if read from `file` (named in errors; relative paths resolve beside it). */
+export function parseConfig(source: string, file: string): Config {
+  const absolute = resolve(file);
+  let raw: Record<string, unknown>;
+  try {
+    raw = parse(source, { unsafeKeyBehaviour: 'throw' });
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    const what = (error.message.split('\n')[0] ?? '').replace(/^Invalid TOML document:\s*/, '');
+    throw new ConfigError([{ file, line: error.line, key: '', message: `invalid TOML: ${what} (column ${error.column})` }], {
+      cause: error,
+    });
+  }
+
+  const issues: RawIssue[] = [];
+  const root = createReporter('', dirname(absolute), issues);
+  const config = buildConfig(raw, root, absolute);
+  if (issues.length > 0) {
+    const index = indexKeyLines(source);
+    const located: ConfigIssue[] = issues.map((issue) => ({ file, line: index.lineOf(issue.key), ...issue }));
+    located.sort((a, b) => a.line - b.line);
+    throw new ConfigError(located);
+  }
+  return deepFreeze(config);
+}
+
+/** Top-level tables and how each becomes its part of Config. Add a table here. */
+const TABLE_LOADERS = {
+  proxy: (value: unknown, at: Reporter) => loadProxy(value, at),
+  upstream: (value: unknown, at: Reporter) => loadUpstream(value, at),
+  dns: (value: unknown, at: Reporter) => loadDns(value, at),
+  client: (value: unknown, at: Reporter) => loadClient(value, at),
+  allow: (value: unknown, at: Reporter) => loadAllow(value, at),
+  credentials: (value: unknown, at: Reporter) => loadCredentials(value, at),
+} satisfies Record<string, (value: unknown, at: Reporter) => unknown>;
+
+const SECTION_NAMES = '[proxy], [upstream], [dns], [client], [[allow]], [credentials.NAME]';
+
+function buildConfig(raw: Record<string, unknown>, root: Reporter, file: string): Config {
+  for (const name of Object.keys(raw)) {
+    if (!Object.hasOwn(TABLE_LOADERS, name)) {
+      root.report(`unknown table or key; valid at the top level: ${SECTION_NAMES}`, joinKey('', name));
+    }
+  }
+  const allow = TABLE_LOADERS.allow(raw.allow, root.at('allow'));
+  const credentials = TABLE_LOADERS.credentials(raw.credentials, root.at('credentials'));
+  // A rejected allow host would make credential hosts look unallowed: skip until it is fixed.
+  if (allow.hostsComplete) checkCredentialHostsAllowed(credentials, allow.rules, root);
+  return {
+    file,
+    proxy: TABLE_LOADERS.proxy(raw.proxy, root.at('proxy')),
+    upstream: TABLE_LOADERS.upstream(raw.upstream, root.at('upstream')),
+    dns: TABLE_LOADERS.dns(raw.dns, root.at('dns')),
+    client: TABLE_LOADERS.client(raw.client, root.at('client')),
+    allow: allow.rules,
+    credentials: credentials.list,
+  };
+}
+
+/** A plain [table]; absent means all defaults. */
+function readSection<S extends KeySpecs>(value: unknown, keys: S, at: Reporter, label: string): TableResult<S> {
+  if (value !== undefined && !isTable(value)) {
+    at.report(`expected a table ${label}, got ${describeType(value)}`);
+  }
+  return readTable(isTable(value) ? value : {}, keys, at, { label });
+}
+
+function loadProxy(value: unknown, at: Reporter): ProxySettings {
+  const { values: v, failed } = readSection(value, PROXY_KEYS, at, '[proxy]');
+  // Defaults are relative too ("certs", "logs"): resolve them beside the config file.
+  const proxy: ProxySettings = {
+    agent: v.agent,
+    uid: v.uid,
+    caDir: resolve(at.baseDir, v.ca_dir),
+    logDir: resolve(at.baseDir, v.log_dir),
+    extraUpstreamCa: v.extra_upstream_ca,
+    httpsPort: v.https_port,
+    httpPort: v.http_port,
+    denyPort: v.deny_port,
+    dnsPort: v.dns_port,
+    adminPort: v.admin_port,
+    adminBind: v.admin_bind,
+    leafKey: v.leaf_key,
+    leafCacheSize: v.leaf_cache_size,
+    drainSeconds: v.drain_seconds,
+  };
+  // Each listener tells sluice which captured port a connection came from: they cannot share.
+  // Defaults go first so a clash is reported on the key the user wrote.
+  const written = (name: string): boolean => isTable(value) && Object.hasOwn(value, name);
+  const listeners = (['https_port', 'http_port', 'deny_port', 'dns_port', 'admin_port'] as const)
+    .filter((name) => !failed.has(name))
+    .sort((a, b) => Number(written(a)) - Number(written(b)));
+  const seen = new Map<number, string>();
+  for (const name of listeners) {
+    const port = v[name];
+    const other = seen.get(port);
+    if (other === undefined) {
+      seen.set(port, name);
+    } else {
+      const which = written(other) ? `proxy.${other}` : `the default of proxy.${other}`;
+      at.report(`${port} is also ${which}; each listener needs its own port`, joinKey(at.key, name));
+    }
+  }
+  return proxy;
+}
+
+function loadUpstream(value: unknown, at: Reporter): UpstreamSettings {
+  const { values: v } = readSection(value, UPSTREAM_KEYS, at, '[upstream]');
+  return {
+    httpsPort: v.https_port,
+    httpPort: v.http_port,
+    connectTimeoutMs: v.connect_timeout_ms,
+    headersTimeoutMs: v.headers_timeout_ms,
+    maxBufferedBodyBytes: v.max_buffered_body_bytes,
+  };
+}
+
+function loadDns(value: unknown, at: Reporter): DnsSettings {
+  const { values: v } = readSection(value, DNS_KEYS, at, '[dns]');
+  return { deny: v.deny, upstream: v.upstream };
+}
+
+function loadClient(value: unknown, at: Reporter): ClientLimits {
+  const { values: v } = readSection(value, CLIENT_KEYS, at, '[client]');
+  return {
+    headersTimeoutMs: v.headers_timeout_ms,
+    keepAliveTimeoutMs: v.keepalive_timeout_ms,
+    maxHeaderBytes: v.max_header_bytes,
+    maxHeaderCount: v.max_header_count,
+  };
+}
+
+interface LoadedAllow {
+  rules: AllowRule[];
+  /** False when some rule's host was rejected: cross-checks against hosts would mislead. */
+  hostsComplete: boolean;
+}
+
+function loadAllow(value: unknown, at: Reporter): LoadedAllow {
+  if (value === undefined) return { rules: [], hostsComplete: true };
+  if (!Array.isArray(value)) {
+    at.report(`expected [[allow]] entries (an array of tables), got ${describeType(value)}`);
+    return { rules: [], hostsComplete: false };
+  }
+  const rules: AllowRule[] = [];
+  let hostsComplete = true;
+  value.forEach((entry: unknown, index) => {
+    const here = at.at(joinIndex(at.key, index));
+    if (!isTable(entry)) {
+      here.report(`expected a table ([[allow]] entry), got ${describeType(entry)}`);
+      hostsComplete = false;
+      return;
+    }
+    const { values: v, failed } = readTable(entry, ALLOW_KEYS, here, { label: '[[allow]]' });
+    if (failed.has('host') || v.host === undefined) hostsComplete = false;
+    rules.push({ index, host: v.host, llm: v.llm, private: v.private, methods: v.methods, paths: v.paths });
+  });
+  return { rules, hostsComplete };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

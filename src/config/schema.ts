@@ -1,0 +1,377 @@
+// Every table and key of sluice.toml, declared once: type, default, one documentation line and
+// the parser that validates it. load.ts validates with these; reference.ts turns them into the
+// README's configuration reference. Adding a table = a key list here, a section in SECTIONS,
+// a loader in load.ts and a field in types.ts.
+
+import { DEFAULTS } from './defaults.ts';
+import { INVALID, isTable, readTable, describeType } from './read-table.ts';
+import type { KeySpec, KeySpecs, Reporter, Invalid } from './read-table.ts';
+import type { SecretSource } from './types.ts';
+import {
+  awsKeyIdSurrogate,
+  boolean,
+  envVarName,
+  headerName,
+  hostPattern,
+  httpMethod,
+  integerIn,
+  ipAddress,
+  list,
+  nonEmptyString,
+  oneOf,
+  optionalPath,
+  path,
+  pathGlob,
+  port,
+  queryName,
+  resolverAddress,
+  tokenSurrogate,
+} from './values.ts';
+
+/** Largest delay Node timers accept (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+const MIB = 1024 * 1024;
+
+const d = DEFAULTS;
+
+export const PROXY_KEYS = {
+  agent: { type: 'string', default: d.proxy.agent, doc: 'Name written on every log line.', parse: nonEmptyString },
+  uid: {
+    type: 'integer',
+    default: d.proxy.uid,
+    doc: 'The uid iptables exempts from capture; sluice runs as it.',
+    parse: integerIn(0, 4_294_967_294),
+  },
+  ca_dir: {
+    type: 'path',
+    default: d.proxy.caDir,
+    doc: 'Folder of ca.crt (0644) and ca.key (0600); created on first run.',
+    parse: path,
+  },
+  log_dir: { type: 'path', default: d.proxy.logDir, doc: 'Folder of access.ndjson and llm.ndjson.', parse: path },
+  extra_upstream_ca: {
+    type: 'path',
+    default: d.proxy.extraUpstreamCa,
+    shownDefault: '`""` (none)',
+    doc: 'Tests only: one more CA (PEM file) to trust for upstream TLS; "" for none.',
+    parse: optionalPath,
+  },
+  https_port: { type: 'port', default: d.proxy.httpsPort, doc: 'Listener for captured TLS connections.', parse: port },
+  http_port: { type: 'port', default: d.proxy.httpPort, doc: 'Listener for captured plain HTTP connections.', parse: port },
+  deny_port: {
+    type: 'port',
+    default: d.proxy.denyPort,
+    doc: 'Listener for every other captured TCP port (refused and logged).',
+    parse: port,
+  },
+  dns_port: { type: 'port', default: d.proxy.dnsPort, doc: 'Listener for captured DNS (UDP and TCP).', parse: port },
+  admin_port: {
+    type: 'port',
+    default: d.proxy.adminPort,
+    doc: 'Listener for /healthz, /readyz and /metrics.',
+    parse: port,
+  },
+  admin_bind: {
+    type: 'array of IP addresses',
+    default: d.proxy.adminBind,
+    doc: 'Addresses the admin listener binds to.',
+    parse: list(ipAddress, { allowEmpty: false, emptyHint: 'list at least one address, e.g. "127.0.0.1"' }),
+  },
+  leaf_key: {
+    type: 'string',
+    default: d.proxy.leafKey,
+    doc: 'Key type of minted leaf certificates: "ecdsa" (P-256) or "rsa".',
+    parse: oneOf(['ecdsa', 'rsa']),
+  },
+  leaf_cache_size: {
+    type: 'integer',
+    default: d.proxy.leafCacheSize,
+    doc: 'Minted leaf certificates kept in memory (least recently used are dropped).',
+    parse: integerIn(1, 1_000_000),
+  },
+  drain_seconds: {
+    type: 'integer',
+    default: d.proxy.drainSeconds,
+    doc: 'On SIGTERM, seconds to wait for in-flight requests before closing them.',
+    parse: integerIn(0, 3600),
+  },
+} satisfies KeySpecs;
+
+export const UPSTREAM_KEYS = {
+  https_port: {
+    type: 'port',
+    default: d.upstream.httpsPort,
+    doc: 'Port dialled for requests captured on the TLS listener.',
+    parse: port,
+  },
+  http_port: {
+    type: 'port',
+    default: d.upstream.httpPort,
+    doc: 'Port dialled for requests captured on the plain HTTP listener.',
+    parse: port,
+  },
+  connect_timeout_ms: {
+    type: 'integer',
+    default: d.upstream.connectTimeoutMs,
+    doc: 'Time allowed to connect (TCP and TLS) to an upstream.',
+    parse: integerIn(1, MAX_TIMER_MS),
+  },
+  headers_timeout_ms: {
+    type: 'integer',
+    default: d.upstream.headersTimeoutMs,
+    doc: 'Time allowed for an upstream\'s response headers (LLM calls are slow).',
+    parse: integerIn(1, MAX_TIMER_MS),
+  },
+  max_buffered_body_bytes: {
+    type: 'integer',
+    default: d.upstream.maxBufferedBodyBytes,
+    doc: 'Largest request body sluice buffers when it must (SigV4 re-signing without x-amz-content-sha256).',
+    parse: integerIn(1, 1024 * MIB),
+  },
+} satisfies KeySpecs;
+
+export const DNS_KEYS = {
+  deny: {
+    type: 'string',
+    default: d.dns.deny,
+    doc: 'Answer for names that are not allowlisted: "sinkhole" (198.18.255.254 / 100::1) or "nxdomain".',
+    parse: oneOf(['sinkhole', 'nxdomain']),
+  },
+  upstream: {
+    type: 'string',
+    default: d.dns.upstream,
+    shownDefault: 'system resolver',
+    doc: 'Resolver sluice itself uses: "IP" or "IP:port" ("[IPv6]:port").',
+    parse: resolverAddress,
+  },
+} satisfies KeySpecs;
+
+export const CLIENT_KEYS = {
+  headers_timeout_ms: {
+    type: 'integer',
+    default: d.client.headersTimeoutMs,
+    doc: 'Time the agent has to send complete request headers.',
+    parse: integerIn(1, MAX_TIMER_MS),
+  },
+  keepalive_timeout_ms: {
+    type: 'integer',
+    default: d.client.keepAliveTimeoutMs,
+    doc: 'Idle agent connections are closed after this.',
+    parse: integerIn(1, MAX_TIMER_MS),
+  },
+  max_header_bytes: {
+    type: 'integer',
+    default: d.client.maxHeaderBytes,
+    doc: 'Largest total size of an agent\'s request headers.',
+    parse: integerIn(1024, 16 * MIB),
+  },
+  max_header_count: {
+    type: 'integer',
+    default: d.client.maxHeaderCount,
+    doc: 'Most header lines in an agent\'s request.',
+    parse: integerIn(1, 10_000),
+  },
+} satisfies KeySpecs;
+
+export const LLM_PROVIDERS = ['anthropic', 'openai', 'gemini'] as const;
+
+export const ALLOW_KEYS = {
+  host: {
+    type: 'string',
+    required: true,
+    example: 'host = "api.example.com"',
+    doc: 'Exact host name or IP address, or "*.example.com" for one or more labels under example.com.',
+    parse: hostPattern,
+  },
+  llm: {
+    type: 'string',
+    default: undefined,
+    shownDefault: 'none',
+    doc: 'Log request and response bodies for this LLM API: "anthropic", "openai" or "gemini".',
+    parse: oneOf(LLM_PROVIDERS),
+  },
+  private: {
+    type: 'boolean',
+    default: d.allow.private,
+    doc: 'Allow the host to resolve to private or special-purpose addresses (10/8, 192.168/16, …).',
+    parse: boolean,
+  },
+  methods: {
+    type: 'array of strings',
+    default: undefined,
+    shownDefault: 'any',
+    doc: 'HTTP methods allowed, e.g. ["GET", "HEAD"].',
+    parse: list(httpMethod, { allowEmpty: false, emptyHint: 'omit methods to allow any method' }),
+  },
+  paths: {
+    type: 'array of strings',
+    default: undefined,
+    shownDefault: 'any',
+    doc: 'Path globs allowed: a "*" segment matches one segment, "**" any number, "*" inside a segment any characters but "/"; e.g. ["/org/**"].',
+    parse: list(pathGlob, { allowEmpty: false, emptyHint: 'omit paths to allow any path' }),
+  },
+} satisfies KeySpecs;
+
+export const SECRET_SOURCE_KEYS = {
+  env: { type: 'string', default: undefined, doc: 'Read the secret from this environment variable.', parse: envVarName },
+  file: {
+    type: 'path',
+    default: undefined,
+    doc: 'Read the secret from this file (surrounding whitespace is ignored).',
+    parse: path,
+  },
+  optional: {
+    type: 'boolean',
+    default: d.secretSource.optional,
+    doc: 'An absent variable or file is not an error (e.g. AWS_SESSION_TOKEN).',
+    parse: boolean,
+  },
+} satisfies KeySpecs;
+
+const SECRET_SOURCE_SHAPE = '{ env = "NAME" } or { file = "path" }';
+
+/** A secret source: an inline table with exactly one of env / file. */
+export function secretSource(value: unknown, at: Reporter): SecretSource | Invalid {
+  if (!isTable(value)) {
+    at.report(`expected an inline table ${SECRET_SOURCE_SHAPE}, got ${describeType(value)}`);
+    return INVALID;
+  }
+  const { values, failed } = readTable(value, SECRET_SOURCE_KEYS, at, { label: 'a secret source' });
+  if (failed.size > 0) return INVALID;
+  const { env, file, optional } = values;
+  if ((env === undefined) === (file === undefined)) {
+    at.report(`${env === undefined ? 'neither' : 'both'} env and file given; valid: exactly one, ${SECRET_SOURCE_SHAPE}`);
+    return INVALID;
+  }
+  return env !== undefined ? { kind: 'env', name: env, optional } : { kind: 'file', path: file ?? '', optional };
+}
+
+const secretSpec = (doc: string, example: string) =>
+  ({
+    type: 'secret source',
+    required: true,
+    example,
+    doc,
+    parse: secretSource,
+  }) satisfies KeySpec<SecretSource>;
+
+const CREDENTIAL_TYPE = {
+  type: 'string',
+  default: d.credentials.type,
+  doc: '"bearer" (a token swapped wherever a client puts one) or "aws" (SigV4 re-signing).',
+  parse: oneOf(['bearer', 'aws']),
+} satisfies KeySpec<'bearer' | 'aws'>;
+
+const CREDENTIAL_HOSTS = {
+  type: 'array of strings',
+  required: true,
+  example: 'hosts = ["api.example.com"]',
+  doc: 'Hosts the real secret is sent to; each must be allowed by an [[allow]] rule.',
+  parse: list(hostPattern, { allowEmpty: false, emptyHint: 'list the hosts this credential is for' }),
+} satisfies KeySpec<readonly string[]>;
+
+const ALLOW_FOREIGN = {
+  type: 'boolean',
+  default: d.credentials.allowForeignCredentials,
+  doc: 'Forward requests to these hosts that carry some other credential instead of refusing them.',
+  parse: boolean,
+} satisfies KeySpec<boolean>;
+
+export const BEARER_KEYS = {
+  type: CREDENTIAL_TYPE,
+  hosts: CREDENTIAL_HOSTS,
+  surrogate: {
+    type: 'string',
+    required: true,
+    example: 'surrogate = "sk-sluice-surrogate-0123456789"',
+    doc: 'What the agent holds instead of the secret (16+ printable characters, unique).',
+    parse: tokenSurrogate,
+  },
+  secret: secretSpec('Where the real secret comes from.', 'secret = { env = "API_KEY" }'),
+  headers: {
+    type: 'array of strings',
+    default: [] as readonly string[],
+    doc: 'More header names in which the surrogate may appear (besides Authorization, x-api-key, x-goog-api-key).',
+    parse: list(headerName, { allowEmpty: true }),
+  },
+  query: {
+    type: 'array of strings',
+    default: [] as readonly string[],
+    doc: 'Query parameter names in which the surrogate may appear, e.g. ["key"].',
+    parse: list(queryName, { allowEmpty: true }),
+  },
+  body: {
+    type: 'boolean',
+    default: d.credentials.body,
+    doc: 'Also swap the surrogate in request bodies.',
+    parse: boolean,
+  },
+  allow_foreign_credentials: ALLOW_FOREIGN,
+} satisfies KeySpecs;
+
+export const AWS_KEYS = {
+  type: CREDENTIAL_TYPE,
+  hosts: CREDENTIAL_HOSTS,
+  surrogate_access_key_id: {
+    type: 'string',
+    required: true,
+    example: 'surrogate_access_key_id = "AKIASLUICEEXAMPLE000"',
+    doc: 'Access key id the agent holds (16+ upper-case letters and digits, unique).',
+    parse: awsKeyIdSurrogate,
+  },
+  surrogate_secret_access_key: {
+    type: 'string',
+    required: true,
+    example: 'surrogate_secret_access_key = "sluice-example-surrogate-secret"',
+    doc: 'Secret access key the agent signs with; sluice verifies the signature with it.',
+    parse: tokenSurrogate,
+  },
+  access_key_id: secretSpec('Where the real access key id comes from.', 'access_key_id = { env = "AWS_ACCESS_KEY_ID" }'),
+  secret_access_key: secretSpec(
+    'Where the real secret access key comes from.',
+    'secret_access_key = { env = "AWS_SECRET_ACCESS_KEY" }',
+  ),
+  session_token: {
+    type: 'secret source',
+    default: undefined,
+    shownDefault: 'none',
+    doc: 'Where the real session token comes from, if any (usually with optional = true).',
+    parse: secretSource,
+  },
+  allow_foreign_credentials: ALLOW_FOREIGN,
+} satisfies KeySpecs;
+
+/** A documented section of the file, in reference order. */
+export interface SectionSpec {
+  /** As written in TOML: "[proxy]", "[[allow]]", "[credentials.NAME]". */
+  heading: string;
+  doc: string;
+  keys: KeySpecs;
+}
+
+export const SECTIONS: readonly SectionSpec[] = [
+  { heading: '[proxy]', doc: 'The proxy process: identity, files and listeners.', keys: PROXY_KEYS },
+  { heading: '[upstream]', doc: 'Connections from sluice to the real servers.', keys: UPSTREAM_KEYS },
+  { heading: '[dns]', doc: 'The DNS listener that answers the agent\'s lookups.', keys: DNS_KEYS },
+  { heading: '[client]', doc: 'Limits on the agent\'s side of each connection.', keys: CLIENT_KEYS },
+  {
+    heading: '[[allow]]',
+    doc: 'One rule per entry; a request is allowed when some rule matches its host, method and path. Anything else is denied.',
+    keys: ALLOW_KEYS,
+  },
+  {
+    heading: '[credentials.NAME]',
+    doc: 'A bearer credential (type = "bearer", the default): the surrogate is swapped for the secret on the credential\'s hosts only.',
+    keys: BEARER_KEYS,
+  },
+  {
+    heading: '[credentials.NAME] type = "aws"',
+    doc: 'An AWS credential: requests signed with the surrogate key are verified, then re-signed with the real key.',
+    keys: AWS_KEYS,
+  },
+  {
+    heading: 'Secret sources',
+    doc: `Inline tables naming where a secret comes from: ${SECRET_SOURCE_SHAPE}, with optional = true where absence is fine. sluice check reports sources it cannot read.`,
+    keys: SECRET_SOURCE_KEYS,
+  },
+];
