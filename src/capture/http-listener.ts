@@ -1,5 +1,6 @@
 // :15080 — captured plain HTTP. The destination is the Host header; the same request path as TLS.
 import http from 'node:http';
+import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { ConnectionInfo } from '../pipeline/exchange.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -46,7 +47,7 @@ export function createHttpCapture(options: HttpCaptureOptions): http.Server {
     };
     guardFirstRequest(socket, limits.headersTimeoutMs);
   });
-  const connectionOf = (req: http.IncomingMessage | import('node:http2').Http2ServerRequest): ConnectionInfo => {
+  const connectionOf = (req: http.IncomingMessage | http2.Http2ServerRequest): ConnectionInfo => {
     const socket = (req as http.IncomingMessage).socket;
     const info = (socket as WithConnection)[kConnection];
     if (info === undefined) throw new Error('request on a connection sluice did not accept');

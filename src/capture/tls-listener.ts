@@ -2,7 +2,7 @@
 // `unrecognized_name`, close, log), then completes the handshake with a leaf minted for that
 // name (also for names that will be refused, so the 403 arrives over a working connection),
 // and serves HTTP/1.1 or h2 as negotiated by ALPN.
-import net from 'node:net';
+import type net from 'node:net';
 import http2 from 'node:http2';
 import type http from 'node:http';
 import type tls from 'node:tls';

@@ -4,6 +4,7 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
 import type { Exchange } from '../pipeline/exchange.ts';
 import { responseHeadersForClient } from '../http/forwarded-headers.ts';
 import { upstreamFailure } from './failure.ts';
@@ -115,7 +116,7 @@ export function forward(
       path: ex.path,
       method: ex.method as Dispatcher.HttpMethod,
       headers: { ...ex.headers, host: ex.authority } as Record<string, string | string[]>,
-      body: ex.hasBody ? (req as NodeJS.ReadableStream as import('node:stream').Readable) : null,
+      body: ex.hasBody ? (req as unknown as Readable) : null,
       // Redirects are passed to the agent, never followed (undici's default without interceptors).
     },
     handler,
