@@ -93,6 +93,8 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: AnyR
       resolved: undefined,
       credential: undefined,
       trace: [],
+      requestBody: [],
+      response: [],
     };
     runSteps(runtime.steps, exchange).then(
       (refusal) => {

@@ -3,6 +3,7 @@
 import type { AllowRule } from '../config/types.ts';
 import type { ResolvedHost } from '../upstream/resolve.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { RequestBodyTransform, ResponseHook } from './body.ts';
 
 /** What sluice knows about a captured client connection. */
 export interface ConnectionInfo {
@@ -43,4 +44,8 @@ export interface Exchange {
   credential: string | undefined;
   /** What each step did, by name and place, never values: the audit trace. */
   readonly trace: string[];
+  /** Request body transforms, applied in order on the way upstream. */
+  readonly requestBody: RequestBodyTransform[];
+  /** Response hooks, applied in order on the way to the agent. */
+  readonly response: ResponseHook[];
 }

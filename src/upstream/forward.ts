@@ -1,14 +1,18 @@
 // Sends an exchange upstream with undici and streams the response back chunk by chunk, with
 // back-pressure both ways. Nothing is buffered whole. A response cut mid-body reaches the agent
 // as a cut (the client connection or stream is destroyed), never as a complete response.
+// Steps may register body transforms and response hooks (pipeline/body.ts); without any, the
+// bytes pass through untouched.
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.ts';
 import { responseHeadersForClient } from '../http/forwarded-headers.ts';
 import { upstreamFailure } from './failure.ts';
-import type { SluiceError } from '../errors/codes.ts';
+import { SluiceError } from '../errors/codes.ts';
+import { transformRequestBody } from './request-body.ts';
+import { createResponseDecoder } from './response-decoder.ts';
 
 type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -40,6 +44,7 @@ export function forward(
   done: ForwardObserver,
 ): void {
   const agent = ex.runtime.upstream.agent(ex.rule?.private === true);
+  const hooks = ex.response;
   const dispatchedAt = performance.now();
   let bytesIn = 0;
   let bytesOut = 0;
@@ -47,11 +52,14 @@ export function forward(
   let status = 0;
   let finished = false;
   let controller: Dispatcher.DispatchController | undefined;
+  let decoder: ReturnType<typeof createResponseDecoder> | undefined;
+  const out = res as http.ServerResponse;
 
   const finish = (outcome: ForwardResult['outcome'], error?: SluiceError): void => {
     if (finished) return;
     finished = true;
     res.removeListener('close', onClientClose);
+    for (const hook of hooks) hook.done?.(error !== undefined && status === 0 ? 'error' : outcome, status);
     done({ status, bytesIn, bytesOut, ttfbMs, outcome, error });
   };
 
@@ -59,15 +67,45 @@ export function forward(
   const onClientClose = (): void => {
     if (finished) return;
     controller?.abort(new Error('client closed the connection'));
+    decoder?.destroy();
     finish('client_aborted');
   };
   res.on('close', onClientClose);
 
+  let body: Readable | null = null;
   if (ex.hasBody) {
     req.on('data', (chunk: Buffer) => {
       bytesIn += chunk.length;
     });
+    body = req as unknown as Readable;
+    if (ex.requestBody.length > 0) {
+      body = transformRequestBody(body, ex.requestBody);
+      if (ex.requestBody.some((t) => t.changesLength)) delete ex.headers['content-length'];
+    }
   }
+
+  /** Passes response bytes through the hooks, then to the agent, pausing `pause` on back-pressure. */
+  const deliver = (chunk: Buffer, pause: () => void, resume: () => void): void => {
+    let data = chunk;
+    for (const hook of hooks) if (hook.data !== undefined) data = hook.data(data);
+    if (data.length === 0) return;
+    bytesOut += data.length;
+    if (!out.write(data)) {
+      pause();
+      res.once('drain', resume);
+    }
+  };
+  const complete = (): void => {
+    for (const hook of hooks) {
+      const rest = hook.end?.();
+      if (rest !== undefined && rest.length > 0) {
+        bytesOut += rest.length;
+        out.write(rest);
+      }
+    }
+    res.end();
+    finish('complete');
+  };
 
   const handler: Dispatcher.DispatchHandler = {
     onRequestStart(c) {
@@ -79,21 +117,53 @@ export function forward(
       status = statusCode;
       ttfbMs = performance.now() - dispatchedAt;
       ex.runtime.services.metrics.upstreamLatency.observe(ttfbMs / 1000);
-      const out = responseHeadersForClient(headers);
-      if (req.httpVersionMajor === 1 && statusMessage) (res as http.ServerResponse).writeHead(statusCode, statusMessage, out);
-      else (res as http.ServerResponse).writeHead(statusCode, out);
-      void c;
+      const headersOut = responseHeadersForClient(headers);
+      if (hooks.length > 0) {
+        if (hooks.some((h) => h.needsPlaintext)) {
+          const encoding = headersOut['content-encoding'];
+          if (encoding !== undefined && req.method !== 'HEAD') {
+            decoder = createResponseDecoder(String(encoding));
+            if (decoder === undefined) {
+              const refusal = new SluiceError('upstream_error', 502, `cannot inspect a response with content-encoding ${String(encoding)}`);
+              c.abort(refusal);
+              return;
+            }
+            delete headersOut['content-encoding'];
+            delete headersOut['content-length'];
+            decoder.on('data', (d: Buffer) => deliver(d, () => decoder?.pause(), () => decoder?.resume()));
+            decoder.once('end', complete);
+            decoder.once('error', (err: Error) => {
+              res.destroy(err);
+              finish('cut_off', new SluiceError('upstream_error', 502, `the response body could not be decoded: ${err.message}`));
+            });
+          }
+        }
+        for (const hook of hooks) hook.start?.(statusCode, headersOut);
+      }
+      if (req.httpVersionMajor === 1 && statusMessage) out.writeHead(statusCode, statusMessage, headersOut as http.OutgoingHttpHeaders);
+      else out.writeHead(statusCode, headersOut as http.OutgoingHttpHeaders);
     },
     onResponseData(c, chunk) {
-      bytesOut += chunk.length;
-      if (!(res as http.ServerResponse).write(chunk)) {
-        c.pause();
-        res.once('drain', () => c.resume());
+      if (decoder !== undefined) {
+        if (!decoder.write(chunk)) {
+          c.pause();
+          decoder.once('drain', () => c.resume());
+        }
+        return;
       }
+      if (hooks.length === 0) {
+        bytesOut += chunk.length;
+        if (!out.write(chunk)) {
+          c.pause();
+          res.once('drain', () => c.resume());
+        }
+        return;
+      }
+      deliver(chunk, () => c.pause(), () => c.resume());
     },
     onResponseEnd() {
-      res.end();
-      finish('complete');
+      if (decoder !== undefined) decoder.end();
+      else complete();
     },
     onResponseError(_c, err) {
       if (finished) return;
@@ -105,6 +175,7 @@ export function forward(
         return;
       }
       // Mid-body: cut the agent's response so it cannot mistake it for a complete one.
+      decoder?.destroy();
       res.destroy(err);
       finish('cut_off', upstreamFailure(err, ex.host));
     },
@@ -116,7 +187,7 @@ export function forward(
       path: ex.path,
       method: ex.method as Dispatcher.HttpMethod,
       headers: { ...ex.headers, host: ex.authority } as Record<string, string | string[]>,
-      body: ex.hasBody ? (req as unknown as Readable) : null,
+      body,
       // Redirects are passed to the agent, never followed (undici's default without interceptors).
     },
     handler,

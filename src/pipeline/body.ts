@@ -1,0 +1,34 @@
+// Extension points for steps that need to see or change bodies (credentials, LLM audit).
+// A step registers them on the exchange; the forwarder applies them while streaming, so no
+// body is ever buffered whole unless a transform chooses to hold bytes back.
+import type { SluiceError } from '../errors/codes.ts';
+
+/**
+ * Rewrites (or inspects) the request body chunk by chunk. A transform may hold bytes back
+ * (to match across chunk boundaries) and release them on a later push or at end. Returning a
+ * SluiceError stops the request: nothing more is sent upstream and the agent gets the error.
+ */
+export interface RequestBodyTransform {
+  readonly name: string;
+  /** True if output length may differ from input length (content-length is then dropped). */
+  readonly changesLength: boolean;
+  push(chunk: Buffer): Buffer | SluiceError;
+  end(): Buffer | SluiceError;
+}
+
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * Sees the response on its way to the agent. `start` may edit headers in place; `data` returns
+ * the bytes to pass on (the same buffer to leave them unchanged); `end` returns any bytes it
+ * still held back. `done` is called exactly once, with how the exchange ended.
+ */
+export interface ResponseHook {
+  readonly name: string;
+  /** True if this hook must see decoded bytes (the agent then receives the decoded body). */
+  readonly needsPlaintext: boolean;
+  start?(status: number, headers: ResponseHeaders): void;
+  data?(chunk: Buffer): Buffer;
+  end?(): Buffer | undefined;
+  done?(outcome: 'complete' | 'cut_off' | 'client_aborted' | 'error', status: number): void;
+}
