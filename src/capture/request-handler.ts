@@ -4,7 +4,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { ConnectionInfo, Exchange } from '../pipeline/exchange.ts';
 import { runSteps } from '../pipeline/step.ts';
-import type { SluiceError } from '../errors/codes.ts';
+import { SluiceError } from '../errors/codes.ts';
 import { readRequestTarget } from './request-target.ts';
 import { sendRefusal } from './deny-response.ts';
 import { requestHeadersForUpstream } from '../http/forwarded-headers.ts';
@@ -106,7 +106,7 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: AnyR
       },
       (err: unknown) => {
         runtime.services.opsLog.error({ err, conn: conn.id }, 'request pipeline failed');
-        refuse(exchange, { reason: 'upstream_error', status: 500, message: 'internal error in sluice', name: 'SluiceError' } as SluiceError);
+        refuse(exchange, new SluiceError('upstream_error', 500, 'internal error in sluice'));
       },
     );
   };
