@@ -58,8 +58,18 @@ export async function runCommand(argv: string[]): Promise<number> {
       opsLog.info({ signal }, 'draining');
       watcher?.close();
       clearTimeout(debounce);
+      // Bounded: whatever an upstream or a client does, sluice is gone shortly after the drain.
+      const deadline = setTimeout(() => {
+        opsLog.error('drain did not finish in time; exiting');
+        done(1);
+      }, (config.proxy.drainSeconds + 5) * 1000);
+      deadline.unref();
       sluice.close().then(
-        () => done(0),
+        () => {
+          clearTimeout(deadline);
+          opsLog.info('stopped');
+          done(0);
+        },
         (err: Error) => {
           opsLog.error({ error: err.message }, 'shutdown failed');
           done(1);
