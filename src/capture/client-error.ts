@@ -2,16 +2,18 @@
 // headers, header timeout) get a precise status and an access-log line; the connection closes.
 import type net from 'node:net';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { DenyReason } from '../errors/codes.ts';
+import { writeRawRefusal } from './deny-response.ts';
 
-function statusFor(code: string | undefined): { status: number; reason: string; text: string } {
+function statusFor(code: string | undefined): { status: number; reason: DenyReason } {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, reason: 'headers_too_large', text: 'Request Header Fields Too Large' };
+      return { status: 431, reason: 'headers_too_large' };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
     case 'HPE_HEADERS_TIMEOUT':
-      return { status: 408, reason: 'bad_request', text: 'Request Timeout' };
+      return { status: 408, reason: 'bad_request' };
     default:
-      return { status: 400, reason: 'bad_request', text: 'Bad Request' };
+      return { status: 400, reason: 'bad_request' };
   }
 }
 
@@ -21,16 +23,9 @@ export function handleClientError(err: NodeJS.ErrnoException, socket: net.Socket
     socket.destroy();
     return;
   }
-  const { status, reason, text } = statusFor(code);
-  const body = `sluice: malformed request (${code ?? err.message}) (${reason})\n`;
-  runtime.services.accessLog.write({
-    listener,
-    src_port: socket.remotePort,
-    status,
-    decision: 'deny',
-    reason,
-    message: `malformed request: ${code ?? err.message}`,
-  });
+  const { status, reason } = statusFor(code);
+  const message = `malformed request: ${code ?? err.message}`;
+  runtime.services.accessLog.write({ listener, src_port: socket.remotePort, status, decision: 'deny', reason, message });
   runtime.services.metrics.requests.inc({ decision: 'deny', status: String(status), reason });
   // If a response is already being written on this socket, a cut is the only signal left.
   const busy = (socket as net.Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
@@ -38,5 +33,5 @@ export function handleClientError(err: NodeJS.ErrnoException, socket: net.Socket
     socket.destroy();
     return;
   }
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Sluice-Reason: ${reason}\r\nConnection: close\r\n\r\n${body}`);
+  writeRawRefusal(socket, { status, reason, message });
 }

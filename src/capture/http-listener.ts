@@ -5,6 +5,7 @@ import type net from 'node:net';
 import type { ConnectionInfo } from '../pipeline/exchange.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { createRequestHandler, type RequestHandlerOptions } from './request-handler.ts';
+import { createUpgradeHandler } from './upgrade-handler.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
 import { guardFirstRequest, requestStarted } from './idle-guard.ts';
@@ -55,6 +56,7 @@ export function createHttpCapture(options: HttpCaptureOptions): http.Server {
     return info;
   };
   server.on('request', createRequestHandler({ current: options.current, inflight: options.inflight, connectionOf }));
+  server.on('upgrade', createUpgradeHandler({ current: options.current, connectionOf }));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => handleClientError(err, socket, options.current(), 'http'));
   return server;
 }

@@ -11,6 +11,7 @@ import { normalizeHost } from '../names/host.ts';
 import type { ConnectionInfo } from '../pipeline/exchange.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { createRequestHandler, type RequestHandlerOptions } from './request-handler.ts';
+import { createUpgradeHandler } from './upgrade-handler.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
 import { guardFirstRequest, guardIdleSession, requestStarted } from './idle-guard.ts';
@@ -108,6 +109,7 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
   };
 
   secureServer.on('request', createRequestHandler({ current: options.current, inflight: options.inflight, connectionOf }));
+  secureServer.on('upgrade', createUpgradeHandler({ current: options.current, connectionOf }));
   // h2 sessions that misbehave are closed by Node; keep the process alive.
   secureServer.on('sessionError', () => {});
 

@@ -10,6 +10,8 @@ import { createPolicy, type Policy } from '../steps/policy/policy.ts';
 import { createResolver, type CheckedResolver } from '../upstream/resolve.ts';
 import { createUpstream, type Upstream } from '../upstream/agent.ts';
 import { requestSteps } from '../steps/index.ts';
+import { createSecretStore, type SecretStore } from '../credentials/secret-store.ts';
+import { createWebSocketForwarder, type WebSocketForwarder } from '../upstream/websocket.ts';
 
 /** Long-lived parts that survive reloads. */
 export interface Services {
@@ -24,8 +26,11 @@ export interface Runtime {
   readonly policy: Policy;
   readonly resolver: CheckedResolver;
   readonly upstream: Upstream;
+  readonly websockets: WebSocketForwarder;
   readonly steps: readonly Step[];
   readonly services: Services;
+  /** The only holder of real secret values; re-read from their sources on every (re)load. */
+  readonly credentials: SecretStore;
 }
 
 function sameUpstream(a: Config, b: Config): boolean {
@@ -35,11 +40,14 @@ function sameUpstream(a: Config, b: Config): boolean {
 }
 
 export function buildRuntime(config: Config, services: Services, previous?: Runtime): Runtime {
+  // First: a missing or empty secret refuses the (re)load before anything else is built.
+  const credentials = createSecretStore(config);
   const policy = createPolicy(config.allow);
   const reuse = previous !== undefined && sameUpstream(previous.config, config);
   const resolver = reuse ? previous.resolver : createResolver({ upstream: config.dns.upstream });
   const upstream = reuse
     ? previous.upstream
     : createUpstream({ settings: config.upstream, resolver, extraCaFile: config.proxy.extraUpstreamCa });
-  return Object.freeze({ config, policy, resolver, upstream, steps: requestSteps, services });
+  const websockets = reuse ? previous.websockets : createWebSocketForwarder(resolver, upstream.trust, config.upstream.connectTimeoutMs);
+  return Object.freeze({ config, policy, resolver, upstream, websockets, steps: requestSteps, services, credentials });
 }

@@ -235,6 +235,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       for (const socket of sockets) socket.destroy();
       for (const server of adminServers) server.closeAllConnections();
       await Promise.all(closing);
+      for (const r of [runtime, ...retired]) r.websockets.close();
       await Promise.all([runtime, ...retired].map((r) => r.upstream.close().catch(() => undefined)));
       accessLog.flush();
     },

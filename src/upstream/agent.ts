@@ -18,6 +18,8 @@ export interface UpstreamOptions {
 export interface Upstream {
   /** The pool set for hosts that may (true) or may not (false) resolve to private addresses. */
   agent(allowPrivate: boolean): Agent;
+  /** The trust store upstream certificates are verified against. */
+  readonly trust: tls.SecureContext;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const withPrivate = make(true);
   return {
     agent: (allowPrivate) => (allowPrivate ? withPrivate : publicOnly),
+    trust: secureContext,
     async close() {
       await Promise.all([publicOnly.close(), withPrivate.close()]);
     },

@@ -1,0 +1,40 @@
+// Builds the Exchange for a request (or an upgrade) from what arrived, strictly.
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import type { ConnectionInfo, Exchange } from '../pipeline/exchange.ts';
+import type { SluiceError } from '../errors/codes.ts';
+import { readRequestTarget } from './request-target.ts';
+import { requestHeadersForUpstream } from '../http/forwarded-headers.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+
+export type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
+
+function hasRequestBody(req: AnyRequest): boolean {
+  if (req.httpVersionMajor === 2) return !(req as http2.Http2ServerRequest).stream.endAfterHeaders;
+  const headers = req.headers;
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
+export function buildExchange(req: AnyRequest, conn: ConnectionInfo, runtime: Runtime, startedAt: number): Exchange | SluiceError {
+  const target = readRequestTarget(req, conn, runtime.config.client.maxHeaderCount);
+  if (!('host' in target)) return target;
+  return {
+    conn,
+    runtime,
+    startedAt,
+    method: req.method ?? 'GET',
+    path: target.path,
+    host: target.host,
+    authority: target.authority,
+    headers: requestHeadersForUpstream(req.headers),
+    hasBody: hasRequestBody(req),
+    rule: undefined,
+    resolved: undefined,
+    credential: undefined,
+    trace: [],
+    requestBody: [],
+    response: [],
+  };
+}

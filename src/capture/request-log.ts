@@ -1,0 +1,45 @@
+// One access-log line and one metrics update per HTTP request (or upgrade).
+import type { ConnectionInfo, Exchange } from '../pipeline/exchange.ts';
+import type { SluiceError } from '../errors/codes.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import type { ForwardResult } from '../upstream/forward.ts';
+
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+/**
+ * decision: what the policy said ("deny": refused by sluice; "allow": forwarded, even if the
+ * upstream then failed, which `reason` names).
+ */
+export function logRequest(
+  runtime: Runtime,
+  conn: ConnectionInfo,
+  request: { method: string | undefined; url: string | undefined; startedAt: number },
+  ex: Partial<Exchange>,
+  result: Partial<ForwardResult>,
+  error: SluiceError | undefined,
+  decision: 'allow' | 'deny',
+): void {
+  const { accessLog, metrics } = runtime.services;
+  const status = result.status ?? 0;
+  const reason = error?.reason;
+  metrics.requests.inc({ decision, status: String(status), reason: reason ?? '' });
+  accessLog.write({
+    conn: conn.id,
+    listener: conn.listener,
+    sni: conn.sni,
+    host: ex.host,
+    method: request.method,
+    path: ex.path ?? request.url,
+    status,
+    decision,
+    reason,
+    rule: ex.rule === undefined ? undefined : `allow[${ex.rule.index}]`,
+    credential: ex.credential,
+    bytes_in: result.bytesIn ?? 0,
+    bytes_out: result.bytesOut ?? 0,
+    ms: round(performance.now() - request.startedAt),
+    ttfb_ms: result.ttfbMs === undefined ? undefined : round(result.ttfbMs),
+    outcome: result.outcome,
+    message: error?.message,
+  });
+}
