@@ -11,7 +11,7 @@ function statusFor(code: string | undefined): { status: number; reason: DenyReas
       return { status: 431, reason: 'headers_too_large' };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
     case 'HPE_HEADERS_TIMEOUT':
-      return { status: 408, reason: 'bad_request' };
+      return { status: 408, reason: 'client_timeout' };
     default:
       return { status: 400, reason: 'bad_request' };
   }

@@ -18,7 +18,7 @@ function hasRequestBody(req: AnyRequest): boolean {
 }
 
 export function buildExchange(req: AnyRequest, conn: ConnectionInfo, runtime: Runtime, startedAt: number): Exchange | SluiceError {
-  const target = readRequestTarget(req, conn, runtime.config.client.maxHeaderCount);
+  const target = readRequestTarget(req, conn, runtime.config.client);
   if (!('host' in target)) return target;
   return {
     conn,

@@ -28,6 +28,8 @@ export function createHttpCapture(options: HttpCaptureOptions): http.Server {
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: 0,
+    // sluice checks Host itself (request-target.ts) so that the refusal is logged.
+    requireHostHeader: false,
   });
   applyClientLimits(server, limits);
   server.on('connection', (socket: net.Socket) => {

@@ -32,14 +32,39 @@ function countHeader(raw: readonly string[], name: string): { count: number; val
   return { count, value };
 }
 
-export function readRequestTarget(req: AnyRequest, conn: ConnectionInfo, maxHeaderCount: number): RequestTarget | SluiceError {
+/**
+ * h2 header limits, checked here because Node's HTTP/1 parser enforces them only for HTTP/1:
+ * field count without pseudo-headers, and size as HPACK counts it (RFC 7541 §4.1).
+ */
+function h2HeadersTooLarge(raw: readonly string[], limits: HeaderLimits): SluiceError | undefined {
+  let count = 0;
+  let size = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    size += name.length + (raw[i + 1] as string).length + 32;
+    if (name.charCodeAt(0) !== 58 /* ':' */) count++;
+  }
+  if (count > limits.maxHeaderCount) return new SluiceError('headers_too_large', 431, `more than ${limits.maxHeaderCount} request header fields`);
+  if (size > limits.maxHeaderBytes) return new SluiceError('headers_too_large', 431, `request headers larger than ${limits.maxHeaderBytes} bytes`);
+  return undefined;
+}
+
+export interface HeaderLimits {
+  maxHeaderCount: number;
+  maxHeaderBytes: number;
+}
+
+export function readRequestTarget(req: AnyRequest, conn: ConnectionInfo, limits: HeaderLimits): RequestTarget | SluiceError {
   const raw = req.rawHeaders;
-  if (raw.length / 2 > maxHeaderCount) {
-    return new SluiceError('headers_too_large', 431, `more than ${maxHeaderCount} request header fields`);
+  const isH2 = req.httpVersionMajor === 2;
+  if (isH2) {
+    const tooLarge = h2HeadersTooLarge(raw, limits);
+    if (tooLarge !== undefined) return tooLarge;
+  } else if (raw.length / 2 > limits.maxHeaderCount) {
+    return new SluiceError('headers_too_large', 431, `more than ${limits.maxHeaderCount} request header fields`);
   }
   const method = req.method;
   if (method === 'CONNECT') return new SluiceError('bad_request', 405, 'CONNECT is not supported: sluice is a transparent proxy, send the request itself');
-  const isH2 = req.httpVersionMajor === 2;
   const hostField = countHeader(raw, 'host');
   if (hostField.count > 1) return bad('two Host headers');
   let authority: string | undefined = hostField.value;

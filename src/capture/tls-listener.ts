@@ -41,6 +41,9 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
   const secureServer = http2.createSecureServer({
     allowHTTP1: true,
     allowHalfOpen: true,
+    // h2 header limits: advertised to the client; request-target.ts answers 431 itself.
+    settings: { maxHeaderListSize: options.current().config.client.maxHeaderBytes + 4096 },
+    maxHeaderListPairs: Math.max(128, 2 * options.current().config.client.maxHeaderCount + 8),
     minVersion: 'TLSv1.2',
     handshakeTimeout: options.current().config.client.headersTimeoutMs,
     SNICallback: (servername, callback) => {
@@ -60,6 +63,9 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
     },
   });
   applyClientLimits(secureServer as unknown as http.Server, options.current().config.client);
+  // sluice checks Host itself (request-target.ts) so that the refusal is logged; Node's HTTP/1
+  // fallback reads this property from the server.
+  (secureServer as unknown as { requireHostHeader: boolean }).requireHostHeader = false;
   // Node enforces the HTTP/1 header and keep-alive timeouts with a periodic check that it
   // starts on 'listening'. This server never listens itself (connections are handed to it
   // after the SNI peek), so start the check explicitly, at a granularity of one second.

@@ -1,6 +1,8 @@
 // Starts and stops one sluice: the CA and leaf issuer, the logs and metrics, every listener
 // (loopback only), reload without dropping connections, and a bounded drain on shutdown.
 import net from 'node:net';
+import type http2 from 'node:http2';
+import type tls from 'node:tls';
 import type http from 'node:http';
 import { mkdirSync } from 'node:fs';
 import type { Config } from '../config/types.ts';
@@ -22,6 +24,8 @@ import { startDnsListener } from '../capture/dns-listener.ts';
 
 /** Proxy listeners bind to loopback only (DESIGN.md §1): REDIRECT in nat OUTPUT lands there. */
 export const LOOPBACK = ['127.0.0.1', '::1'] as const;
+/** After the drain, how long connections get to finish writing before they are cut. */
+const GRACE_MS = 1_000;
 
 export interface StartOptions {
   opsLog?: OpsLog;
@@ -105,6 +109,18 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
   };
 
   const tlsCapture = createTlsCapture({ current, inflight, upstreamPort: config.upstream.httpsPort });
+  // What a graceful close needs: h2 sessions get GOAWAY, HTTP/1 TLS connections an orderly end
+  // once their response has been written.
+  const sessions = new Set<http2.ServerHttp2Session>();
+  tlsCapture.secureServer.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  const tlsSockets = new Set<tls.TLSSocket>();
+  tlsCapture.secureServer.on('secureConnection', (socket: tls.TLSSocket) => {
+    tlsSockets.add(socket);
+    socket.once('close', () => tlsSockets.delete(socket));
+  });
   tlsCapture.secureServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => handleClientError(err, socket, runtime, 'tls'));
   const httpServer = createHttpCapture({ current, inflight, upstreamPort: config.upstream.httpPort });
   httpServer.on('connection', track);
@@ -224,6 +240,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     async close() {
       draining = true;
       const closing = [...servers, ...adminServers].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      for (const session of sessions) session.close();
       httpServer.closeIdleConnections();
       await Promise.all(dnsListeners.map((d) => d.close()));
       if (inflightCount > 0) {
@@ -232,6 +249,12 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           setTimeout(resolve, runtime.config.proxy.drainSeconds * 1000).unref();
         });
       }
+      // Orderly ends first (what was written is flushed), then a short grace, then a hard close.
+      for (const socket of tlsSockets) if (socket.alpnProtocol !== 'h2') socket.end();
+      httpServer.closeIdleConnections();
+      const open = (): boolean => sessions.size > 0 || [...sockets].some((s) => !s.destroyed);
+      for (let waited = 0; open() && waited < GRACE_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      for (const session of sessions) session.destroy();
       for (const socket of sockets) socket.destroy();
       for (const server of adminServers) server.closeAllConnections();
       await Promise.all(closing);

@@ -74,14 +74,10 @@ export function forward(
 
   let body: Readable | null = null;
   if (ex.hasBody) {
-    req.on('data', (chunk: Buffer) => {
-      bytesIn += chunk.length;
+    body = transformRequestBody(req as unknown as Readable, ex.requestBody, (n) => {
+      bytesIn += n;
     });
-    body = req as unknown as Readable;
-    if (ex.requestBody.length > 0) {
-      body = transformRequestBody(body, ex.requestBody);
-      if (ex.requestBody.some((t) => t.changesLength)) delete ex.headers['content-length'];
-    }
+    if (ex.requestBody.some((t) => t.changesLength)) delete ex.headers['content-length'];
   }
 
   /** Passes response bytes through the hooks, then to the agent, pausing `pause` on back-pressure. */

@@ -31,14 +31,28 @@ function endAll(transforms: readonly RequestBodyTransform[]): Buffer | SluiceErr
   return parts.length === 0 ? EMPTY : Buffer.concat(parts);
 }
 
-export function transformRequestBody(source: Readable, transforms: readonly RequestBodyTransform[]): Readable {
+/**
+ * The request body as undici reads it: counted (`onBytes`, the bytes the agent sent) and run
+ * through the transforms. Counting here, not with a 'data' listener on the request, matters: a
+ * listener would start the stream flowing before undici reads it, and lose what was buffered.
+ */
+export function transformRequestBody(source: Readable, transforms: readonly RequestBodyTransform[], onBytes?: (n: number) => void): Readable {
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      onBytes?.(chunk.length);
+      if (transforms.length === 0) {
+        callback(null, chunk);
+        return;
+      }
       const out = pushFrom(transforms, 0, chunk);
       if (out instanceof SluiceError) callback(out);
       else callback(null, out.length > 0 ? out : undefined);
     },
     flush(callback) {
+      if (transforms.length === 0) {
+        callback();
+        return;
+      }
       const out = endAll(transforms);
       if (out instanceof SluiceError) callback(out);
       else callback(null, out.length > 0 ? out : undefined);

@@ -64,7 +64,10 @@ export async function startDaemon(
       clearTimeout(timer);
       reject(new Error(`${cmd} exited with ${code} before it was ready:\n${output}`));
     });
-    if (ready('')) resolve();
+    if (ready('')) {
+      clearTimeout(timer);
+      resolve();
+    }
   });
   return { child, output: () => output, stop };
 }

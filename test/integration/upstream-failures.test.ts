@@ -1,0 +1,134 @@
+// DESIGN.md §1 "Limits and edge rules", upstream side: connect timeout → 504
+// upstream_timeout (TCP that never completes, and TCP that completes but never finishes TLS);
+// no response headers within [upstream] headers_timeout_ms → 504; refused → 502
+// upstream_refused; a response cut mid-body reaches the client as a cut, never as a complete
+// response. (TLS verification failure → 502 upstream_tls is in proxy-tls.test.ts.)
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { startEdgeFixture, type EdgeFixture } from '../helpers/edge-fixture.ts';
+import { startDaemon } from '../helpers/process.ts';
+import { curl } from '../helpers/clients.ts';
+
+const CONNECT_TIMEOUT_MS = 1000;
+const HEADERS_TIMEOUT_MS = 1500;
+
+let f: EdgeFixture;
+let blackhole: { stop(): Promise<void> } | undefined;
+const fillers: net.Socket[] = [];
+
+/**
+ * A listener whose accept queue is full, on 127.0.0.5: the kernel drops further SYNs, so a
+ * TCP connect there never completes (python's listen(0) and no accept(); Node accepts by itself).
+ */
+async function startBlackhole(port: number): Promise<{ stop(): Promise<void> }> {
+  const script = `
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.5', int(sys.argv[1]))); s.listen(0)
+print('ready', flush=True)
+time.sleep(600)
+`;
+  const daemon = await startDaemon('python3', ['-c', script, String(port)], (out) => out.includes('ready'), { timeoutMs: 10_000 });
+  // Fill the accept queue (backlog 0 holds one connection); later SYNs are dropped.
+  for (let i = 0; i < 2; i++) {
+    const s = net.connect({ host: '127.0.0.5', port });
+    s.on('error', () => {});
+    fillers.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  return daemon;
+}
+
+beforeAll(async () => {
+  f = await startEdgeFixture({
+    upstream: { connect_timeout_ms: CONNECT_TIMEOUT_MS, headers_timeout_ms: HEADERS_TIMEOUT_MS },
+    records: { 'blackhole.test': ['127.0.0.5'] },
+  });
+  blackhole = await startBlackhole(f.origin.httpsPort);
+});
+
+afterAll(async () => {
+  for (const s of fillers) s.destroy();
+  await blackhole?.stop();
+  await f?.stop();
+});
+
+async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = performance.now();
+  const result = await work();
+  return { result, ms: performance.now() - started };
+}
+
+describe('upstream timeouts answer 504 upstream_timeout', () => {
+  it('when the TCP connect never completes (SYN dropped)', async () => {
+    const { result: r, ms } = await timed(() => curl('blackhole.test', '/', { ...f.opts(), args: ['-D', '-'] }));
+    console.log(`[connect timeout, SYN dropped] 504 after ${Math.round(ms)} ms; limit ${CONNECT_TIMEOUT_MS} ms`);
+    expect(r.status, r.body).toBe(504);
+    expect(r.body.toLowerCase()).toContain('x-sluice-reason: upstream_timeout');
+    expect(ms).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS * 0.9);
+    expect(ms).toBeLessThan(CONNECT_TIMEOUT_MS * 3);
+    await f.t.waitForLog((l) => l.host === 'blackhole.test' && l.reason === 'upstream_timeout' && l.status === 504);
+  });
+
+  it('when TCP connects but the TLS handshake never completes', async () => {
+    const before = f.silentAccepted();
+    const { result: r, ms } = await timed(() => curl('silent.test', '/', { ...f.opts(), args: ['-D', '-'] }));
+    console.log(`[connect timeout, TLS never answered] ${r.status} after ${Math.round(ms)} ms; limit ${CONNECT_TIMEOUT_MS} ms`);
+    // The TCP connection was made: only the TLS handshake hung.
+    expect(f.silentAccepted()).toBeGreaterThan(before);
+    expect(r.status, r.body).toBe(504);
+    expect(r.body.toLowerCase()).toContain('x-sluice-reason: upstream_timeout');
+    expect(ms).toBeLessThan(CONNECT_TIMEOUT_MS * 3);
+    await f.t.waitForLog((l) => l.host === 'silent.test' && l.reason === 'upstream_timeout' && l.status === 504);
+  });
+
+  it('when the upstream sends no response headers within headers_timeout_ms', async () => {
+    const { result: r, ms } = await timed(() => curl('echo.test', '/hang', { ...f.opts(), args: ['-D', '-'] }));
+    console.log(`[headers timeout] ${r.status} after ${Math.round(ms)} ms; limit ${HEADERS_TIMEOUT_MS} ms`);
+    expect(f.echo.hits('/hang')).toBeGreaterThan(0);
+    expect(r.status, r.body).toBe(504);
+    expect(r.body.toLowerCase()).toContain('x-sluice-reason: upstream_timeout');
+    expect(ms).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS * 0.9);
+    expect(ms).toBeLessThan(HEADERS_TIMEOUT_MS * 3);
+    await f.t.waitForLog((l) => l.host === 'echo.test' && l.path === '/hang' && l.reason === 'upstream_timeout');
+  });
+
+  it('lets a slow upstream answer that stays inside headers_timeout_ms', async () => {
+    const r = await curl('echo.test', `/slow?ms=${Math.round(HEADERS_TIMEOUT_MS / 2)}`, f.opts());
+    expect(r.status).toBe(200);
+  });
+});
+
+describe('a refused upstream connection answers 502 upstream_refused', () => {
+  it('when nothing listens at the resolved address', async () => {
+    const r = await curl('down.test', '/', { ...f.opts(), args: ['-D', '-'] });
+    expect(r.status).toBe(502);
+    expect(r.body.toLowerCase()).toContain('x-sluice-reason: upstream_refused');
+    await f.t.waitForLog((l) => l.host === 'down.test' && l.reason === 'upstream_refused' && l.status === 502);
+  });
+});
+
+describe('a response cut mid-body reaches the client as a cut, never as a complete response', () => {
+  // curl: 18 = "transfer closed with outstanding read data remaining" (partial file),
+  // 56 = failure receiving network data, 92 = HTTP/2 stream error.
+  const CUT_EXITS = [18, 56, 92];
+  const cases: { name: string; path: string; args: string[]; plain?: boolean }[] = [
+    { name: 'Content-Length promised, fewer bytes sent, then reset (HTTP/1.1 over TLS)', path: '/cut-length', args: ['--http1.1'] },
+    { name: 'chunked without the final chunk (HTTP/1.1 over TLS)', path: '/cut-chunked', args: ['--http1.1'] },
+    { name: 'Content-Length promised, fewer bytes sent (h2)', path: '/cut-length', args: ['--http2'] },
+    { name: 'chunked without the final chunk (h2)', path: '/cut-chunked', args: ['--http2'] },
+    { name: 'Content-Length promised, fewer bytes sent (plain HTTP)', path: '/cut-length', args: [], plain: true },
+    { name: 'chunked without the final chunk (plain HTTP)', path: '/cut-chunked', args: [], plain: true },
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(c.name, async () => {
+      const path = `${c.path}?case=${i}`;
+      const opts = c.plain ? { ...f.opts(), scheme: 'http' as const, port: f.t.sluice.ports.http } : f.opts();
+      const r = await curl('echo.test', path, { ...opts, args: [...c.args, '-o', '/dev/null', '-w', '%{size_download} %{http_code}'] });
+      console.log(`[cut ${c.path} ${c.args.join(' ') || 'plain'}] curl exit ${r.code}, received "${r.stdout.trim()}" bytes+status; ${r.stderr.trim()}`);
+      expect(CUT_EXITS, `curl exited ${r.code}: ${r.stderr}`).toContain(r.code);
+      expect(r.stdout.trim().startsWith('100000 ')).toBe(false);
+      await f.t.waitForLog((l) => l.host === 'echo.test' && l.path === path && l.outcome === 'cut_off');
+    });
+  }
+});
