@@ -53,6 +53,7 @@ async function listen(server: http.Server): Promise<number> {
 async function wrk(port: number): Promise<number> {
   const r = await run('wrk', ['-t1', '-c32', `-d${SECONDS}s`, `http://127.0.0.1:${port}/`], { timeoutMs: (SECONDS + 10) * 1000 });
   const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  if (m === null) console.error(r.stdout, r.stderr);
   return m === null ? 0 : Number(m[1]);
 }
 
