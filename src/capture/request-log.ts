@@ -29,7 +29,8 @@ export function logRequest(
     sni: conn.sni,
     host: ex.host,
     method: request.method,
-    path: ex.path ?? request.url,
+    // After a query swap the path holds the real secret; a refused URL holds what the agent sent.
+    path: runtime.credentials.redact(ex.path ?? request.url ?? ''),
     status,
     decision,
     reason,
@@ -40,6 +41,6 @@ export function logRequest(
     ms: round(performance.now() - request.startedAt),
     ttfb_ms: result.ttfbMs === undefined ? undefined : round(result.ttfbMs),
     outcome: result.outcome,
-    message: error?.message,
+    message: error === undefined ? undefined : runtime.credentials.redact(error.message),
   });
 }

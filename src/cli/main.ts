@@ -7,6 +7,7 @@ commands:
   ca init|show|bundle         create the CA; print its PEM; write a trust bundle for agents
   env [-c sluice.toml]        print the trust variables an agent needs
   healthcheck [-c …]          exit 0 if sluice's admin /readyz answers 200 (for container HEALTHCHECKs)
+  mint --credential NAME …    print a scoped, expiring token for a credential (--attenuate TOKEN to narrow one)
   sandbox -- CMD…             Linux, root: run CMD in a network namespace whose egress goes through sluice
   version                     print the version
 `;
@@ -19,6 +20,7 @@ const commands: Record<string, () => Promise<Command>> = {
   ca: async () => (await import('./ca.ts')).caCommand,
   env: async () => (await import('./env.ts')).envCommand,
   healthcheck: async () => (await import('./healthcheck.ts')).healthcheckCommand,
+  mint: async () => (await import('./mint.ts')).mintCommand,
   sandbox: async () => (await import('./sandbox.ts')).sandboxCommand,
 };
 

@@ -191,7 +191,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         deny: config.dns.deny,
         log: (record) => {
           metrics.dnsQueries.inc({ decision: record.decision });
-          accessLog.write({ listener: 'dns', host: record.name, qtype: record.type, decision: record.decision, reason: record.reason });
+          accessLog.write({ listener: 'dns', host: runtime.credentials.redact(record.name), qtype: record.type, decision: record.decision, reason: record.reason });
         },
       });
       dnsListeners.push(listener);

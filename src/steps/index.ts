@@ -3,5 +3,6 @@ import type { Step } from '../pipeline/step.ts';
 import { hostBinding } from './host-binding/host-binding.ts';
 import { policyStep } from './policy/step.ts';
 import { resolveStep } from './resolve/step.ts';
+import { credentialStep } from './credentials/step.ts';
 
-export const requestSteps: readonly Step[] = [hostBinding, policyStep, resolveStep];
+export const requestSteps: readonly Step[] = [hostBinding, policyStep, resolveStep, credentialStep];

@@ -8,6 +8,7 @@ import type http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.ts';
+import type { ResponseHook } from '../pipeline/body.ts';
 import { responseHeadersForClient } from '../http/forwarded-headers.ts';
 import { upstreamFailure } from './failure.ts';
 import { SluiceError } from '../errors/codes.ts';
@@ -92,9 +93,15 @@ export function forward(
     }
   };
   const complete = (): void => {
-    for (const hook of hooks) {
-      const rest = hook.end?.();
-      if (rest !== undefined && rest.length > 0) {
+    // What a hook still held back passes through the hooks after it, like any other bytes.
+    for (let i = 0; i < hooks.length; i++) {
+      let rest = (hooks[i] as ResponseHook).end?.();
+      if (rest === undefined || rest.length === 0) continue;
+      for (let k = i + 1; k < hooks.length; k++) {
+        const later = hooks[k] as ResponseHook;
+        if (later.data !== undefined) rest = later.data(rest);
+      }
+      if (rest.length > 0) {
         bytesOut += rest.length;
         out.write(rest);
       }

@@ -1,0 +1,58 @@
+// Responses from credential hosts: any echoed real value becomes its surrogate, in headers and
+// across body chunk boundaries, before the agent sees it; decoded first (needsPlaintext).
+import { describe, expect, it } from 'vitest';
+import { createCredentialFixture, V } from '../helpers/credentials-fixture.ts';
+import type { ResponseHook, ResponseHeaders } from '../../src/pipeline/body.ts';
+
+const f = createCredentialFixture();
+
+function scrubHook(method = 'GET', host = 'github.com'): ResponseHook {
+  const ex = f.exchange({ host, method });
+  expect(f.step(ex)).toBeUndefined();
+  const hook = ex.response.find((h) => h.name === 'credentials-scrub');
+  expect(hook).toBeDefined();
+  return hook as ResponseHook;
+}
+
+function stream(hook: ResponseHook, chunks: string[]): string {
+  const out = chunks.map((c) => hook.data?.(Buffer.from(c)) ?? Buffer.from(c));
+  const rest = hook.end?.();
+  return Buffer.concat([...out, ...(rest === undefined ? [] : [rest])]).toString();
+}
+
+describe('response scrub', () => {
+  it('asks for plaintext, so compressed responses are decoded first', () => {
+    expect(scrubHook().needsPlaintext).toBe(true);
+  });
+
+  it('is not added on hosts without credentials', () => {
+    const ex = f.exchange({ host: 'elsewhere.test' });
+    expect(f.step(ex)).toBeUndefined();
+    expect(ex.response).toEqual([]);
+  });
+
+  it('replaces echoed secrets split at every chunk boundary', () => {
+    const body = `{"error":"bad key ${V.githubReal}","again":"${V.githubReal}"}`;
+    const expected = `{"error":"bad key ${V.githubSurrogate}","again":"${V.githubSurrogate}"}`;
+    for (let i = 0; i <= body.length; i++) {
+      for (const j of [i, Math.min(body.length, i + 3), Math.min(body.length, i + 17)]) {
+        expect(stream(scrubHook(), [body.slice(0, i), body.slice(i, j), body.slice(j)])).toBe(expected);
+      }
+    }
+  });
+
+  it('scrubs every credential\'s values, S3\'s <AWSAccessKeyId> included', () => {
+    const body = `<Error><AWSAccessKeyId>${V.awsKeyIdReal}</AWSAccessKeyId><Token>${V.awsSessionReal}</Token></Error>`;
+    expect(stream(scrubHook('GET', 'bucket.s3.amazonaws.com'), [body.slice(0, 30), body.slice(30)]))
+      .toBe(`<Error><AWSAccessKeyId>${V.awsKeyIdSurrogate}</AWSAccessKeyId><Token>[REDACTED:aws]</Token></Error>`);
+  });
+
+  it('scrubs headers and drops content-length (the length changes), except for HEAD', () => {
+    const headers: ResponseHeaders = { 'x-echo': `k=${V.githubReal}`, 'set-cookie': [`a=${V.anthropicReal}`, 'b=1'], 'content-length': '99' };
+    scrubHook().start?.(200, headers);
+    expect(headers).toEqual({ 'x-echo': `k=${V.githubSurrogate}`, 'set-cookie': [`a=${V.anthropicSurrogate}`, 'b=1'] });
+    const head: ResponseHeaders = { 'content-length': '99' };
+    scrubHook('HEAD').start?.(200, head);
+    expect(head['content-length']).toBe('99');
+  });
+});
