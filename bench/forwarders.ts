@@ -3,7 +3,7 @@
 // agent), both in front of the same nginx origin, loaded by wrk over keep-alive connections.
 // Loopback only, bounded in time. Run: npx node bench/forwarders.ts
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { run } from '../test/helpers/process.ts';
 import { Agent, type Dispatcher } from 'undici';
 import { createProxyServer } from 'http-proxy-3';
