@@ -177,31 +177,31 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
   await bindEverywhere(() => createDenyCapture(current, config.proxy.denyPort), 'deny', LOOPBACK);
 
   const dnsListeners: { close(): Promise<void> }[] = [];
-  for (const host of LOOPBACK) {
-    try {
-      const listener = await startDnsListener({
-        hosts: [host],
-        port: ports.dns,
-        isAllowed: (name) => runtime.policy.hostRules(name).length > 0,
-        resolve: async (name) => {
-          const rules = runtime.policy.hostRules(name);
-          const resolved = await runtime.resolver.resolve(name, rules.some((r) => r.private));
-          return [...resolved.addresses];
-        },
-        deny: config.dns.deny,
-        log: (record) => {
-          metrics.dnsQueries.inc({ decision: record.decision });
-          accessLog.write({ listener: 'dns', host: runtime.credentials.redact(record.name), qtype: record.type, decision: record.decision, reason: record.reason });
-        },
-      });
-      dnsListeners.push(listener);
-    } catch (err) {
-      if (host !== LOOPBACK[0] && isUnavailableAddress(err)) {
-        skippedAddresses.push(`${host}:${ports.dns}`);
-        continue;
-      }
-      throw err;
-    }
+  const dnsOptions = {
+    isAllowed: (name: string) => runtime.policy.hostRules(name).length > 0,
+    resolve: async (name: string) => {
+      const rules = runtime.policy.hostRules(name);
+      const resolved = await runtime.resolver.resolve(name, rules.some((r) => r.private));
+      return [...resolved.addresses];
+    },
+    deny: config.dns.deny,
+    log: (record: { name: string; type: string; decision: 'allow' | 'deny'; reason?: string }) => {
+      metrics.dnsQueries.inc({ decision: record.decision });
+      accessLog.write({ listener: 'dns', host: runtime.credentials.redact(record.name), qtype: record.type, decision: record.decision, reason: record.reason });
+    },
+  };
+  // One call for both addresses keeps UDP and TCP on one port (also when the port is 0);
+  // without IPv6 on loopback, IPv4 alone.
+  try {
+    const dns = await startDnsListener({ ...dnsOptions, hosts: [...LOOPBACK], port: ports.dns });
+    ports.dns = dns.port;
+    dnsListeners.push(dns);
+  } catch (err) {
+    if (!isUnavailableAddress(err)) throw err;
+    const dns = await startDnsListener({ ...dnsOptions, hosts: [LOOPBACK[0]], port: ports.dns });
+    ports.dns = dns.port;
+    skippedAddresses.push(`${LOOPBACK[1]}:${dns.port}`);
+    dnsListeners.push(dns);
   }
 
   const adminServer = createAdminServer(metrics, readiness);
