@@ -1,0 +1,268 @@
+// The certificate authority sluice mints its leaf certificates from. Each deployment generates
+// its own on first start (never a shared, published CA), stored as ca.crt (0644, handed to the
+// agent) and ca.key (0600, never leaves sluice).
+//
+// The generated CA key is ECDSA P-256: it can sign both leaf key types (a CA's key type does not
+// constrain its leaves'), its signatures are cheap, and every client we target accepts it. An
+// existing RSA (>= 2048 bits) or P-384 CA is loaded as well, for operators who bring their own.
+// The CA certificate is built once with @peculiar/x509 on Node's WebCrypto (node-forge can
+// neither sign with nor certify ECDSA keys); leaves are assembled by leaf.ts and signed with
+// `privateKey` directly.
+
+import { X509Certificate as NodeX509Certificate, createPrivateKey, generateKeyPair, randomBytes, webcrypto } from 'node:crypto';
+import type { KeyObject, webcrypto as WebCrypto } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import * as x509 from '@peculiar/x509';
+import { nullValue, objectIdentifier, sequence } from './der.ts';
+
+export const CA_CERT_FILE = 'ca.crt';
+export const CA_KEY_FILE = 'ca.key';
+
+const CA_VALIDITY_YEARS = 10;
+/** Backdating absorbs clock skew between sluice and the agent. */
+export const CLOCK_SKEW_MS = 60 * 60 * 1000;
+
+/** The WebCrypto implementation handed to @peculiar/x509 explicitly (no global provider). */
+export const x509Crypto: WebCrypto.Crypto = webcrypto;
+
+export type CaErrorCode = 'ca_missing' | 'ca_incomplete' | 'ca_unreadable' | 'ca_invalid' | 'ca_key_mismatch' | 'ca_expired';
+
+/** A CA that cannot be loaded or created; `code` is stable for tests and callers. */
+export class CaError extends Error {
+  readonly code: CaErrorCode;
+  constructor(code: CaErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CaError';
+    this.code = code;
+  }
+}
+
+export interface CertificateAuthority {
+  /** The CA certificate, PEM, exactly as stored in ca.crt. */
+  certPem: string;
+  certPath: string;
+  keyPath: string;
+  keyType: 'ecdsa' | 'rsa';
+  /** DER of the CA's subject: leaves copy it byte for byte as their issuer (Go compares bytes). */
+  subjectDer: Buffer;
+  /** The CA's subject key identifier (hex), repeated as each leaf's authority key identifier. */
+  keyIdHex: string;
+  subject: string;
+  fingerprint256: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** Signs leaves. */
+  privateKey: KeyObject;
+  /** Digest for crypto.sign and the DER AlgorithmIdentifier leaves carry, matching the key. */
+  signature: CaSignature;
+}
+
+export interface CaSignature {
+  hash: 'sha256' | 'sha384';
+  /** DER AlgorithmIdentifier: ecdsa-with-SHA256/384 or sha256WithRSAEncryption. */
+  algorithmDer: Buffer;
+}
+
+export interface LoadedCa {
+  ca: CertificateAuthority;
+  /** Problems worth telling the operator about that do not stop sluice (e.g. key file mode). */
+  warnings: string[];
+}
+
+/** Loads the CA in `dir`, creating it (and `dir`) if neither file exists. */
+export async function loadOrCreateCa(dir: string): Promise<LoadedCa & { created: boolean }> {
+  const certPath = join(dir, CA_CERT_FILE);
+  const keyPath = join(dir, CA_KEY_FILE);
+  const [certExists, keyExists] = await Promise.all([exists(certPath), exists(keyPath)]);
+  if (certExists || keyExists) return { ...(await loadCa(dir)), created: false };
+  // 0755: the key file protects itself (0600); the folder stays traversable so that an agent
+  // container mounting it read-only can read ca.crt.
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const won = await writeNewCa(certPath, keyPath);
+  // A concurrent first start that won the race may still be renaming its ca.crt into place.
+  for (let i = 0; !won && i < 50 && !(await exists(certPath)); i++) await delay(100);
+  return { ...(await loadCa(dir)), created: won };
+}
+
+/** Loads and checks an existing CA; never creates one. */
+export async function loadCa(dir: string): Promise<LoadedCa> {
+  const certPath = join(dir, CA_CERT_FILE);
+  const keyPath = join(dir, CA_KEY_FILE);
+  const [certExists, keyExists] = await Promise.all([exists(certPath), exists(keyPath)]);
+  if (!certExists && !keyExists) {
+    throw new CaError('ca_missing', `no CA in ${dir} (expected ${CA_CERT_FILE} and ${CA_KEY_FILE}); run \`sluice ca init\``);
+  }
+  if (!certExists || !keyExists) {
+    const [present, missing] = certExists ? [certPath, keyPath] : [keyPath, certPath];
+    throw new CaError('ca_incomplete', `${present} exists but ${missing} is missing; restore it, or remove ${present} to generate a new CA (agents must then trust the new one)`);
+  }
+  const warnings: string[] = [];
+  const keyMode = (await stat(keyPath)).mode & 0o777;
+  if ((keyMode & 0o077) !== 0) {
+    warnings.push(`${keyPath} is readable by group or others (mode ${keyMode.toString(8).padStart(4, '0')}); run \`chmod 600 ${keyPath}\``);
+  }
+  const certPem = await readText(certPath);
+  const keyPem = await readText(keyPath);
+  const ca = await parseCa(certPem, keyPem, certPath, keyPath);
+  if (ca.notAfter.getTime() <= Date.now()) {
+    throw new CaError('ca_expired', `the CA in ${certPath} expired on ${ca.notAfter.toISOString()}; remove ${CA_CERT_FILE} and ${CA_KEY_FILE} to generate a new one, then redistribute ca.crt`);
+  }
+  return { ca, warnings };
+}
+
+async function parseCa(certPem: string, keyPem: string, certPath: string, keyPath: string): Promise<CertificateAuthority> {
+  let nodeCert: NodeX509Certificate;
+  let cert: x509.X509Certificate;
+  try {
+    nodeCert = new NodeX509Certificate(certPem);
+    cert = new x509.X509Certificate(nodeCert.raw);
+  } catch (cause) {
+    throw new CaError('ca_invalid', `${certPath} is not a PEM certificate`, { cause });
+  }
+  // OpenSSL's CA check: basicConstraints CA:TRUE, and keyCertSign if there is a keyUsage.
+  if (!nodeCert.ca) {
+    throw new CaError('ca_invalid', `${certPath} is not a CA certificate (it needs basicConstraints CA:TRUE, and keyCertSign in its keyUsage)`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (cause) {
+    throw new CaError('ca_invalid', `${keyPath} is not a PEM private key`, { cause });
+  }
+  if (!nodeCert.checkPrivateKey(key)) {
+    throw new CaError('ca_key_mismatch', `${keyPath} is not the private key of ${certPath}; restore the matching pair, or remove both to generate a new CA`);
+  }
+  const { keyType, signature } = signatureFor(key, keyPath);
+  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  const keyIdHex = ski ? ski.keyId : (await x509.SubjectKeyIdentifierExtension.create(cert.publicKey, false, x509Crypto)).keyId;
+  return {
+    certPem, certPath, keyPath, keyType,
+    subjectDer: Buffer.from(cert.subjectName.toArrayBuffer()),
+    keyIdHex,
+    subject: nodeCert.subject.replaceAll('\n', ', '),
+    fingerprint256: nodeCert.fingerprint256,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    privateKey: key,
+    signature,
+  };
+}
+
+function signatureFor(key: KeyObject, keyPath: string): { keyType: 'ecdsa' | 'rsa'; signature: CaSignature } {
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1') {
+    return { keyType: 'ecdsa', signature: { hash: 'sha256', algorithmDer: sequence(objectIdentifier('1.2.840.10045.4.3.2')) } };
+  }
+  if (key.asymmetricKeyType === 'ec' && details.namedCurve === 'secp384r1') {
+    return { keyType: 'ecdsa', signature: { hash: 'sha384', algorithmDer: sequence(objectIdentifier('1.2.840.10045.4.3.3')) } };
+  }
+  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048) {
+    // PKCS#1 v1.5 (crypto.sign's default for RSA keys); parameters NULL, as RFC 4055 requires.
+    return { keyType: 'rsa', signature: { hash: 'sha256', algorithmDer: sequence(objectIdentifier('1.2.840.113549.1.1.11'), nullValue()) } };
+  }
+  throw new CaError('ca_invalid', `${keyPath}: unsupported CA key (${key.asymmetricKeyType ?? 'unknown'} ${details.namedCurve ?? details.modulusLength ?? ''}); use ECDSA P-256/P-384 or RSA >= 2048`);
+}
+
+/**
+ * Generates a fresh CA and stores it. Returns false if another process created ca.key first
+ * (its CA is then used, ours discarded): the key is published with link(), which never
+ * overwrites, so two concurrent first starts cannot end with a cert and key that differ.
+ */
+async function writeNewCa(certPath: string, keyPath: string): Promise<boolean> {
+  const { certPem, keyPem } = await generateCa(new Date());
+  const tag = `${process.pid}.${randomBytes(4).toString('hex')}`;
+  const tmpKey = `${keyPath}.${tag}.tmp`;
+  const tmpCert = `${certPath}.${tag}.tmp`;
+  try {
+    await writeWithMode(tmpKey, keyPem, 0o600);
+    await writeWithMode(tmpCert, certPem, 0o644);
+    try {
+      await link(tmpKey, keyPath);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      // Some bind mounts (Docker Desktop file sharing, some FUSE) refuse hard links:
+      // an exclusive create still never overwrites, it is only not atomic.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV') throw err;
+      try {
+        await writeWithMode(keyPath, keyPem, 0o600);
+      } catch (exclusive) {
+        if ((exclusive as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw exclusive;
+      }
+    }
+    await rename(tmpCert, certPath);
+    return true;
+  } finally {
+    await unlink(tmpKey).catch(() => {});
+    await unlink(tmpCert).catch(() => {});
+  }
+}
+
+async function generateCa(now: Date): Promise<{ certPem: string; keyPem: string }> {
+  const pair = await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256' };
+  const keys = {
+    privateKey: pair.privateKey.toCryptoKey(algorithm, false, ['sign']),
+    publicKey: pair.publicKey.toCryptoKey(algorithm, true, ['verify']),
+  };
+  const notAfter = new Date(now);
+  notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CA_VALIDITY_YEARS);
+  // A random suffix makes every deployment's CA distinguishable in trust stores and logs.
+  const name: x509.JsonName = [{ O: ['sluice'] }, { CN: [`sluice CA ${randomBytes(4).toString('hex')}`] }];
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial().toString('hex'),
+    name,
+    notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
+    notAfter,
+    keys,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, x509Crypto),
+    ],
+  }, x509Crypto);
+  return {
+    certPem: new NodeX509Certificate(Buffer.from(cert.rawData)).toString(),
+    keyPem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+  };
+}
+
+/** 16 random bytes, positive and minimally encoded (top byte 0x40..0x7f), as RFC 5280 wants. */
+export function randomSerial(): Buffer {
+  const bytes = randomBytes(16);
+  bytes[0] = ((bytes[0] ?? 0) & 0x3f) | 0x40;
+  return bytes;
+}
+
+async function writeWithMode(path: string, text: string, mode: number): Promise<void> {
+  const file = await open(path, 'wx', mode);
+  try {
+    await file.writeFile(text);
+    await file.chmod(mode); // the umask may have narrowed or widened what open() applied
+  } finally {
+    await file.close();
+  }
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new CaError('ca_unreadable', `cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+// The trust bundle for variables that *replace* a client's trust store (SSL_CERT_FILE,
+// REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, …, DESIGN §5): the system roots plus sluice's CA, so a
+// client pointed at it still trusts every public site and also sluice's leaves.
+
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import tls from 'node:tls';
+
+/** Where distributions keep their PEM root bundle, most common first. */
+export const SYSTEM_BUNDLE_PATHS: readonly string[] = [
+  '/etc/ssl/certs/ca-certificates.crt', // Debian, Ubuntu, Alpine, Arch, Gentoo
+  '/etc/pki/tls/certs/ca-bundle.crt', // Fedora, RHEL, CentOS
+  '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem', // RHEL 7+, newer Fedora
+  '/etc/ssl/ca-bundle.pem', // openSUSE
+  '/etc/pki/tls/cacert.pem', // OpenELEC
+  '/etc/ssl/cert.pem', // Alpine, macOS, BSD
+];
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export interface SystemRoots {
+  /** PEM certificates, one block after another. */
+  pem: string;
+  /** The file they came from, or "node:tls" for Node's bundled Mozilla roots. */
+  source: string;
+  count: number;
+}
+
+/** The system's root certificates: the first readable bundle file, else Node's bundled roots. */
+export async function readSystemRoots(paths: readonly string[] = SYSTEM_BUNDLE_PATHS): Promise<SystemRoots> {
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch {
+      continue;
+    }
+    const blocks = text.match(PEM_BLOCK) ?? [];
+    if (blocks.length > 0) return { pem: blocks.join('\n') + '\n', source: path, count: blocks.length };
+  }
+  return { pem: tls.rootCertificates.join('\n') + '\n', source: 'node:tls', count: tls.rootCertificates.length };
+}
+
+/** System roots followed by the sluice CA (not added twice if the system already trusts it). */
+export async function buildTrustBundle(caCertPem: string, paths?: readonly string[]): Promise<string> {
+  const ca = new X509Certificate(caCertPem);
+  const roots = await readSystemRoots(paths);
+  const alreadyTrusted = (roots.pem.match(PEM_BLOCK) ?? []).some((block) => sameCertificate(block, ca));
+  if (alreadyTrusted) return roots.pem;
+  const label = `# sluice CA: ${ca.subject.replaceAll('\n', ', ')} (SHA-256 ${ca.fingerprint256})`;
+  return `${roots.pem}${label}\n${ca.toString().trimEnd()}\n`;
+}
+
+/** Writes the bundle atomically (readers never see half a file), mode 0644. */
+export async function writeTrustBundle(caCertPem: string, outPath: string, paths?: readonly string[]): Promise<void> {
+  const bundle = await buildTrustBundle(caCertPem, paths);
+  const tmp = `${outPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const file = await open(tmp, 'wx', 0o644);
+  try {
+    await file.writeFile(bundle);
+    await file.chmod(0o644);
+  } finally {
+    await file.close();
+  }
+  try {
+    await rename(tmp, outPath);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+function sameCertificate(pem: string, ca: X509Certificate): boolean {
+  try {
+    return new X509Certificate(pem).fingerprint256 === ca.fingerprint256;
+  } catch {
+    return false;
+  }
+}
