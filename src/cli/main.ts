@@ -7,6 +7,8 @@ commands:
   ca init|show|bundle         create the CA; print its PEM; write a trust bundle for agents
   env [-c sluice.toml]        print the trust variables an agent needs
   healthcheck [-c …]          exit 0 if sluice's admin /readyz answers 200 (for container HEALTHCHECKs)
+  logs [--follow] [--json] [--since WHEN] [--usage] [--show ID]
+                              read llm.ndjson: exchanges, token totals
   mint --credential NAME …    print a scoped, expiring token for a credential (--attenuate TOKEN to narrow one)
   sandbox -- CMD…             Linux, root: run CMD in a network namespace whose egress goes through sluice
   version                     print the version
@@ -20,6 +22,7 @@ const commands: Record<string, () => Promise<Command>> = {
   ca: async () => (await import('./ca.ts')).caCommand,
   env: async () => (await import('./env.ts')).envCommand,
   healthcheck: async () => (await import('./healthcheck.ts')).healthcheckCommand,
+  logs: async () => (await import('./logs.ts')).logsCommand,
   mint: async () => (await import('./mint.ts')).mintCommand,
   sandbox: async () => (await import('./sandbox.ts')).sandboxCommand,
 };

@@ -40,6 +40,12 @@ export const DEFAULTS = {
     maxHeaderBytes: 32 * KIB, // total request header size accepted from the agent
     maxHeaderCount: 100, // request header lines accepted from the agent
   },
+  log: {
+    maxBodyBytes: 4 * MIB, // each logged LLM request or response body is cut here (truncated: true)
+    maxBytes: 100 * MIB, // llm.ndjson is rotated when it reaches this size
+    keep: 5, // rotated files kept (llm.ndjson.1 … .keep)
+    onFailure: 'block' as 'block' | 'continue', // an audit trail with holes is not an audit trail
+  },
   allow: {
     private: false, // private/special-purpose upstream addresses need an explicit opt-in
   },

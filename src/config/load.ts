@@ -11,12 +11,13 @@ import { indexKeyLines, joinIndex, joinKey } from './locate.ts';
 import { checkCredentialHostsAllowed, loadCredentials } from './load-credentials.ts';
 import { createReporter, isTable, readTable, describeType } from './read-table.ts';
 import type { KeySpecs, RawIssue, Reporter, TableResult } from './read-table.ts';
-import { ALLOW_KEYS, CLIENT_KEYS, DNS_KEYS, PROXY_KEYS, UPSTREAM_KEYS } from './schema.ts';
+import { ALLOW_KEYS, CLIENT_KEYS, DNS_KEYS, LOG_KEYS, PROXY_KEYS, UPSTREAM_KEYS } from './schema.ts';
 import type {
   AllowRule,
   ClientLimits,
   Config,
   DnsSettings,
+  LogSettings,
   ProxySettings,
   UpstreamSettings,
 } from './types.ts';
@@ -67,11 +68,12 @@ const TABLE_LOADERS = {
   upstream: (value: unknown, at: Reporter) => loadUpstream(value, at),
   dns: (value: unknown, at: Reporter) => loadDns(value, at),
   client: (value: unknown, at: Reporter) => loadClient(value, at),
+  log: (value: unknown, at: Reporter) => loadLog(value, at),
   allow: (value: unknown, at: Reporter) => loadAllow(value, at),
   credentials: (value: unknown, at: Reporter) => loadCredentials(value, at),
 } satisfies Record<string, (value: unknown, at: Reporter) => unknown>;
 
-const SECTION_NAMES = '[proxy], [upstream], [dns], [client], [[allow]], [credentials.NAME]';
+const SECTION_NAMES = '[proxy], [upstream], [dns], [client], [log], [[allow]], [credentials.NAME]';
 
 function buildConfig(raw: Record<string, unknown>, root: Reporter, file: string): Config {
   for (const name of Object.keys(raw)) {
@@ -89,6 +91,7 @@ function buildConfig(raw: Record<string, unknown>, root: Reporter, file: string)
     upstream: TABLE_LOADERS.upstream(raw.upstream, root.at('upstream')),
     dns: TABLE_LOADERS.dns(raw.dns, root.at('dns')),
     client: TABLE_LOADERS.client(raw.client, root.at('client')),
+    log: TABLE_LOADERS.log(raw.log, root.at('log')),
     allow: allow.rules,
     credentials: credentials.list,
   };
@@ -165,6 +168,11 @@ function loadClient(value: unknown, at: Reporter): ClientLimits {
     maxHeaderBytes: v.max_header_bytes,
     maxHeaderCount: v.max_header_count,
   };
+}
+
+function loadLog(value: unknown, at: Reporter): LogSettings {
+  const { values: v } = readSection(value, LOG_KEYS, at, '[log]');
+  return { maxBodyBytes: v.max_body_bytes, maxBytes: v.max_bytes, keep: v.keep, onFailure: v.on_failure };
 }
 
 interface LoadedAllow {

@@ -173,6 +173,33 @@ export const CLIENT_KEYS = {
   },
 } satisfies KeySpecs;
 
+export const LOG_KEYS = {
+  max_body_bytes: {
+    type: 'integer',
+    default: d.log.maxBodyBytes,
+    doc: 'Largest request or response body kept per LLM exchange in llm.ndjson; longer ones are cut there (truncated: true). The agent always gets the whole body.',
+    parse: integerIn(1024, 1024 * MIB),
+  },
+  max_bytes: {
+    type: 'integer',
+    default: d.log.maxBytes,
+    doc: 'llm.ndjson is rotated to llm.ndjson.1 when it reaches this size.',
+    parse: integerIn(64 * 1024, 1024 * 1024 * MIB),
+  },
+  keep: {
+    type: 'integer',
+    default: d.log.keep,
+    doc: 'Rotated files kept (llm.ndjson.1 … llm.ndjson.N); the oldest is deleted.',
+    parse: integerIn(1, 1000),
+  },
+  on_failure: {
+    type: 'string',
+    default: d.log.onFailure,
+    doc: 'While llm.ndjson cannot be written (full disk, unwritable folder): "block" refuses LLM requests with 503, "continue" forwards them unlogged. Either way /readyz reports it.',
+    parse: oneOf(['block', 'continue']),
+  },
+} satisfies KeySpecs;
+
 export const LLM_PROVIDERS = ['anthropic', 'openai', 'gemini'] as const;
 
 export const ALLOW_KEYS = {
@@ -354,6 +381,7 @@ export const SECTIONS: readonly SectionSpec[] = [
   { heading: '[upstream]', doc: 'Connections from sluice to the real servers.', keys: UPSTREAM_KEYS },
   { heading: '[dns]', doc: 'The DNS listener that answers the agent\'s lookups.', keys: DNS_KEYS },
   { heading: '[client]', doc: 'Limits on the agent\'s side of each connection.', keys: CLIENT_KEYS },
+  { heading: '[log]', doc: 'The LLM audit log, llm.ndjson in proxy.log_dir.', keys: LOG_KEYS },
   {
     heading: '[[allow]]',
     doc: 'One rule per entry; a request is allowed when some rule matches its host, method and path. Anything else is denied.',

@@ -58,6 +58,17 @@ export interface ClientLimits {
   maxHeaderCount: number;
 }
 
+export interface LogSettings {
+  /** Largest request or response body kept per LLM exchange in llm.ndjson; beyond: truncated. */
+  maxBodyBytes: number;
+  /** Size at which llm.ndjson is rotated. */
+  maxBytes: number;
+  /** Rotated files kept. */
+  keep: number;
+  /** While llm.ndjson cannot be written: refuse LLM requests (503) or let them through unlogged. */
+  onFailure: 'block' | 'continue';
+}
+
 export type LlmProvider = 'anthropic' | 'openai' | 'gemini';
 
 export interface AllowRule {
@@ -108,6 +119,7 @@ export interface Config {
   upstream: UpstreamSettings;
   dns: DnsSettings;
   client: ClientLimits;
+  log: LogSettings;
   allow: readonly AllowRule[];
   credentials: readonly Credential[];
 }

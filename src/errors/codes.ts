@@ -28,6 +28,7 @@ export const DENY_REASONS = {
   tls_client_rejected: 'the client aborted the handshake (it does not trust sluice\'s CA)',
   tls_error: 'the TLS handshake with the client failed',
   shutting_down: 'sluice is shutting down',
+  audit_log_unavailable: 'the LLM audit log cannot be written (log.on_failure = "block")',
 } as const;
 
 export type DenyReason = keyof typeof DENY_REASONS;

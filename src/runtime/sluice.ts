@@ -21,6 +21,7 @@ import { createHttpCapture } from '../capture/http-listener.ts';
 import { createDenyCapture } from '../capture/deny-listener.ts';
 import { handleClientError } from '../capture/client-error.ts';
 import { startDnsListener } from '../capture/dns-listener.ts';
+import { closeLlmLog, llmLogFor } from '../audit/llm/llm-log-registry.ts';
 
 /** Proxy listeners bind to loopback only (DESIGN.md §1): REDIRECT in nat OUTPUT lands there. */
 export const LOOPBACK = ['127.0.0.1', '::1'] as const;
@@ -77,8 +78,16 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
   const opsLog = options.opsLog ?? createOpsLog();
   mkdirSync(config.proxy.logDir, { recursive: true });
   const accessLog = createAccessLog(config.proxy.logDir, config.proxy.agent);
+  const llmLog = llmLogFor(config, {
+    onProblem: (problem) => {
+      if (problem !== undefined) opsLog.error({ problem }, 'llm.ndjson cannot be written');
+      else opsLog.warn('llm.ndjson is writable again');
+      accessLog.write({ decision: problem === undefined ? 'allow' : 'deny', reason: problem === undefined ? 'llm_log_recovered' : 'llm_log_unwritable', message: problem ?? 'llm.ndjson is writable again' });
+    },
+  });
   const metrics = createMetrics();
-  const { ca, created } = await loadOrCreateCa(config.proxy.caDir);
+  const { ca, created, warnings } = await loadOrCreateCa(config.proxy.caDir);
+  for (const warning of warnings) opsLog.warn({ ca: config.proxy.caDir }, warning);
   // The bundle (system roots + sluice's CA) for agents whose trust variables replace the store.
   await writeTrustBundle(ca.certPem, join(config.proxy.caDir, BUNDLE_FILE));
   const issuer = createLeafIssuer(ca, {
@@ -155,6 +164,8 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       const problems: string[] = [];
       if (draining) problems.push('shutting down');
       if (!listening) problems.push('listeners not up');
+      const llmProblem = llmLog.problem();
+      if (llmProblem !== undefined) problems.push(llmProblem);
       return problems;
     },
   };
@@ -256,6 +267,8 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       for (let waited = 0; open() && waited < GRACE_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
       for (const session of sessions) session.destroy();
       for (const socket of sockets) socket.destroy();
+      // In-flight LLM exchanges are written as cut_off; waits for the disk (bounded), closes the file.
+      await closeLlmLog(config);
       for (const server of adminServers) server.closeAllConnections();
       await Promise.all(closing);
       for (const r of [runtime, ...retired]) r.websockets.close();

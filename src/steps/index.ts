@@ -3,6 +3,7 @@ import type { Step } from '../pipeline/step.ts';
 import { hostBinding } from './host-binding/host-binding.ts';
 import { policyStep } from './policy/step.ts';
 import { resolveStep } from './resolve/step.ts';
+import { llmAuditStep } from './llm-audit/step.ts';
 import { credentialStep } from './credentials/step.ts';
 
-export const requestSteps: readonly Step[] = [hostBinding, policyStep, resolveStep, credentialStep];
+export const requestSteps: readonly Step[] = [hostBinding, policyStep, resolveStep, credentialStep, llmAuditStep];

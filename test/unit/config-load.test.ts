@@ -60,6 +60,7 @@ describe('parseConfig: a valid file', () => {
       },
       dns: { deny: 'sinkhole', upstream: undefined },
       client: { headersTimeoutMs: 30_000, keepAliveTimeoutMs: 60_000, maxHeaderBytes: 32 * 1024, maxHeaderCount: 100 },
+      log: { maxBodyBytes: 4 * 1024 * 1024, maxBytes: 100 * 1024 * 1024, keep: 5, onFailure: 'block' },
       allow: [],
       credentials: [],
     });
@@ -219,7 +220,7 @@ describe('parseConfig: errors name file, line and key', () => {
       const issue = oneIssue('[logs]\nx = 1\n');
       expect(issue).toMatchObject({ line: 1, key: 'logs' });
       expect(issue.message).toBe(
-        'unknown table or key; valid at the top level: [proxy], [upstream], [dns], [client], [[allow]], [credentials.NAME]',
+        'unknown table or key; valid at the top level: [proxy], [upstream], [dns], [client], [log], [[allow]], [credentials.NAME]',
       );
     });
 
