@@ -47,7 +47,7 @@ describe('parseConfig: a valid file', () => {
         dnsPort: 15053,
         adminPort: 15000,
         adminBind: ['127.0.0.1', '::1'],
-        leafKey: 'ecdsa',
+        leafKey: 'rsa',
         leafCacheSize: 1000,
         drainSeconds: 10,
       },
