@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import type http from 'node:http';
 import type tls from 'node:tls';
 import { parseClientHello, tlsAlert, ALERT_UNRECOGNIZED_NAME, MAX_CLIENT_HELLO_BYTES } from './client-hello.ts';
-import { normalizeHost } from '../names/host.ts';
+import { isIpLiteral, normalizeHost } from '../names/host.ts';
 import type { ConnectionInfo } from '../pipeline/exchange.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { createRequestHandler, type RequestHandlerOptions } from './request-handler.ts';
@@ -140,14 +140,17 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
       socket.removeListener('data', onData);
       socket.pause();
       clearTimeout(timer);
-      if (hello.kind !== 'hello' || hello.serverName === undefined) {
+      // An IP address is not a server name (RFC 6066 §3): treated like no SNI at all.
+      const ipName = hello.kind === 'hello' && hello.serverName !== undefined && isIpLiteral(hello.serverName.replace(/^\[|\]$/g, ''));
+      if (hello.kind !== 'hello' || hello.serverName === undefined || ipName) {
         const noSni = hello.kind === 'hello';
         services().accessLog.write({
           listener: 'tls',
           src_port: socket.remotePort,
           decision: 'deny',
           reason: noSni ? 'no_sni' : 'bad_request',
-          message: noSni ? 'TLS ClientHello without a server name (SNI)' : 'not a TLS ClientHello on the TLS port',
+          sni: ipName ? hello.serverName : undefined,
+          message: noSni ? (ipName ? 'TLS ClientHello naming an IP address instead of a server name' : 'TLS ClientHello without a server name (SNI)') : 'not a TLS ClientHello on the TLS port',
         });
         if (noSni) socket.end(tlsAlert(ALERT_UNRECOGNIZED_NAME));
         else socket.end();
