@@ -2,7 +2,9 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { ConnectionInfo, Exchange } from '../pipeline/exchange.ts';
-import type { SluiceError } from '../errors/codes.ts';
+import type { Readable } from 'node:stream';
+import { SluiceError } from '../errors/codes.ts';
+import { readBodyCapped } from '../sigv4/buffered-body.ts';
 import { readRequestTarget } from './request-target.ts';
 import { requestHeadersForUpstream } from '../http/forwarded-headers.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -20,7 +22,7 @@ function hasRequestBody(req: AnyRequest): boolean {
 export function buildExchange(req: AnyRequest, conn: ConnectionInfo, runtime: Runtime, startedAt: number): Exchange | SluiceError {
   const target = readRequestTarget(req, conn, runtime.config.client);
   if (!('host' in target)) return target;
-  return {
+  const exchange: Exchange = {
     conn,
     runtime,
     startedAt,
@@ -36,5 +38,14 @@ export function buildExchange(req: AnyRequest, conn: ConnectionInfo, runtime: Ru
     trace: [],
     requestBody: [],
     response: [],
+    bufferedBody: undefined,
+    async bufferBody(maxBytes) {
+      if (exchange.bufferedBody !== undefined) return exchange.bufferedBody;
+      const declared = req.headers['content-length'];
+      const body = await readBodyCapped(req as unknown as Readable, maxBytes, declared === undefined ? undefined : Number(declared));
+      if (!(body instanceof SluiceError)) exchange.bufferedBody = body;
+      return body;
+    },
   };
+  return exchange;
 }

@@ -4,6 +4,7 @@ import type { AllowRule } from '../config/types.ts';
 import type { ResolvedHost } from '../upstream/resolve.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { RequestBodyTransform, ResponseHook } from './body.ts';
+import type { SluiceError } from '../errors/codes.ts';
 
 /** What sluice knows about a captured client connection. */
 export interface ConnectionInfo {
@@ -48,4 +49,11 @@ export interface Exchange {
   readonly requestBody: RequestBodyTransform[];
   /** Response hooks, applied in order on the way to the agent. */
   readonly response: ResponseHook[];
+  /**
+   * Reads the whole request body, at most `maxBytes` (413 body_too_large beyond), and makes the
+   * forwarder send exactly those bytes. Only for signatures over sha256(body) (sigv4 step).
+   */
+  bufferBody?(maxBytes: number): Promise<Buffer | SluiceError>;
+  /** What bufferBody read, if it was called: sent upstream instead of the client's stream. */
+  bufferedBody?: Buffer;
 }

@@ -5,5 +5,6 @@ import { policyStep } from './policy/step.ts';
 import { resolveStep } from './resolve/step.ts';
 import { llmAuditStep } from './llm-audit/step.ts';
 import { credentialStep } from './credentials/step.ts';
+import { sigv4Step } from './sigv4/step.ts';
 
-export const requestSteps: readonly Step[] = [hostBinding, policyStep, resolveStep, credentialStep, llmAuditStep];
+export const requestSteps: readonly Step[] = [hostBinding, policyStep, resolveStep, credentialStep, sigv4Step, llmAuditStep];

@@ -5,7 +5,7 @@
 // bytes pass through untouched.
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Exchange } from '../pipeline/exchange.ts';
 import type { ResponseHook } from '../pipeline/body.ts';
@@ -75,7 +75,9 @@ export function forward(
 
   let body: Readable | null = null;
   if (ex.hasBody) {
-    body = transformRequestBody(req as unknown as Readable, ex.requestBody, (n) => {
+    // A body a step buffered (sigv4: a signature over sha256(body)) is sent as it was read.
+    const source = ex.bufferedBody !== undefined ? Readable.from([ex.bufferedBody]) : req as unknown as Readable;
+    body = transformRequestBody(source, ex.requestBody, (n) => {
       bytesIn += n;
     });
     if (ex.requestBody.some((t) => t.changesLength)) delete ex.headers['content-length'];
