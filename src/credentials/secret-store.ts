@@ -55,7 +55,7 @@ export interface SecretStore {
   redact(text: string): string;
   /** Every real value → its surrogate (`[REDACTED:name]` where there is none): what the agent may see. */
   scrub(text: string): string;
-  /** True if scrubbing can change a text's length (content-length must then go). */
+  /** True if the body scrub can change a body's length; responseScrubber(true) never does. */
   readonly scrubChangesLength: boolean;
   /** `presented` (the bearer credential's surrogate or a verified token for it) → its real secret. */
   swap(text: string, name: string, presented: string): string;
@@ -63,8 +63,8 @@ export interface SecretStore {
   verifyToken(token: ParsedToken): boolean | 'no_key';
   /** Streaming swap of a bearer credential's surrogate in request bodies. */
   bodySwapper(name: string): { replacer: StreamReplacer; changesLength: boolean };
-  /** Streaming scrub of response bodies (see scrub). */
-  responseScrubber(): StreamReplacer;
+  /** Streaming scrub of response bodies (see scrub); `keepLength` when Content-Length was promised. */
+  responseScrubber(keepLength: boolean): StreamReplacer;
   /** Streaming watch of a request body for real values and for the surrogates of `surrogatesOf`. */
   bodyWatch(surrogatesOf: readonly Credential[]): BodyWatch;
   /**
@@ -172,6 +172,13 @@ function replaceEvery(text: string, pairs: ReadonlyArray<readonly [string, strin
   return out;
 }
 
+/** `to` made exactly `length` bytes long: padded with '*' or cut. */
+function sameLength(to: Buffer, length: number): Buffer {
+  if (to.length === length) return to;
+  if (to.length > length) return to.subarray(0, length);
+  return Buffer.concat([to, Buffer.alloc(length - to.length, '*')]);
+}
+
 export function createSecretStore(config: Config, options: SecretStoreOptions = {}): SecretStore {
   const { real, surrogates } = readValues(config, options.env ?? process.env);
   const byName = new Map(config.credentials.map((c) => [c.name, c]));
@@ -186,8 +193,12 @@ export function createSecretStore(config: Config, options: SecretStoreOptions = 
     .map((r) => [r.value, r.surrogate ?? marker(r.credential)] as const)
     .sort((a, b) => b[0].length - a[0].length);
 
-  // Byte forms for the streaming scans, made once per load rather than per request.
+  // Byte forms for the streaming scans, made once per load rather than per request. A body
+  // whose length was promised (Content-Length) gets replacements of the echoed value's length
+  // (the surrogate padded with '*' or cut), so the promise stays true: S3 downloads and many
+  // clients need it. Other bodies get the surrogate itself.
   const scrubBytes = scrubPairs.map(([from, to]) => ({ from: Buffer.from(from, 'utf8'), to: Buffer.from(to, 'utf8') }));
+  const scrubBytesSameLength = scrubBytes.map(({ from, to }) => ({ from, to: sameLength(to, from.length) }));
   const realNeedles: Buffer[] = [];
   const realFindings: BodyFinding[] = [];
   for (const r of real) {
@@ -285,8 +296,8 @@ export function createSecretStore(config: Config, options: SecretStoreOptions = 
       return { replacer: createStreamReplacer([{ from, to }]), changesLength: from.length !== to.length };
     },
 
-    responseScrubber() {
-      return createStreamReplacer(scrubBytes);
+    responseScrubber(keepLength) {
+      return createStreamReplacer(keepLength ? scrubBytesSameLength : scrubBytes);
     },
 
     realAwsCredentials(name) {

@@ -28,6 +28,9 @@ const REAL = {
   github: 'ghp_REALSECRETit0000000000000000003',
   oauth: 'oauth-REALSECRET-it-0000000004',
 };
+/** What an echoed real value becomes in a body with a Content-Length: the surrogate, fitted to its length. */
+const echoed = (surrogate: string, real: string): string => (surrogate.length >= real.length ? surrogate.slice(0, real.length) : surrogate.padEnd(real.length, '*'));
+
 const SURROGATE = {
   anthropic: 'sk-ant-api03-sluice-surrogate-it-01',
   openai: 'sk-proj-sluice-surrogate-it-02',
@@ -281,7 +284,8 @@ describe('real clients', () => {
       const message = await anthropic.messages.create({ model: 'claude-test', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
       const text = message.content[0]?.type === 'text' ? message.content[0].text : '';
       clientOutput.push(JSON.stringify(message));
-      expect(text).toBe(`you sent ${SURROGATE.anthropic}`);
+      // The echo had a Content-Length: the surrogate comes back padded to the real key's length.
+      expect(text).toBe(`you sent ${echoed(SURROGATE.anthropic, REAL.anthropic)}`);
       // SDK versions differ in where they put the key (x-api-key, or Authorization: Bearer).
       const headers = received('api.anthropic.com', '/v1/messages')[0]?.headers;
       expect([headers?.['x-api-key'], headers?.authorization]).toContain(headers?.['x-api-key'] === undefined ? `Bearer ${REAL.anthropic}` : REAL.anthropic);
@@ -301,7 +305,7 @@ describe('real clients', () => {
       });
       const completion = await openai.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] });
       clientOutput.push(JSON.stringify(completion));
-      expect(completion.choices[0]?.message.content).toBe(`you sent ${SURROGATE.openai}`);
+      expect(completion.choices[0]?.message.content).toBe(`you sent ${echoed(SURROGATE.openai, REAL.openai)}`);
       expect(received('api.openai.com', '/v1/chat/completions')[0]?.headers.authorization).toBe(`Bearer ${REAL.openai}`);
     } finally {
       await agent.close();

@@ -176,10 +176,8 @@ describe.skipIf(s3cmd === undefined || !canUnshare)('s3cmd', () => {
     expect(origin.seen.every((j) => j.ok)).toBe(true);
   });
 
-  // KNOWN FAILURE, not SigV4's: on credential hosts the response scrub drops Content-Length
-  // whenever a real value and its replacement differ in length, and s3cmd's download needs it
-  // (KeyError: 'content-length'). Flip to it() when the scrub keeps lengths.
-  it.fails('get (fails while the response scrub drops Content-Length)', async () => {
+  // s3cmd's download needs Content-Length (KeyError otherwise): the scrub keeps it.
+  it('get keeps Content-Length through the response scrub', async () => {
     const get = await client(s3cmd as string, ['-c', config, 'get', '--force', `s3://${BUCKET}/cli/s3cmd.txt`, join(dir, 'got.txt')]);
     expect(get.code).toBe(0);
     expect(readFileSync(join(dir, 'got.txt'), 'utf8')).toBe('uploaded by an unmodified client\n');
