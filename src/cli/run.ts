@@ -16,7 +16,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.stderr.write(
     `sluice: ${sluice.caCreated ? 'created a new CA' : 'using the CA'} at ${shown}\n`
     + `sluice: agents must trust it: NODE_EXTRA_CA_CERTS=${sluice.caCertPath}, or a bundle from \`sluice ca bundle\` for SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE … (\`sluice env\` prints them)\n`
-    + `sluice: listening on 127.0.0.1 and ::1 — TLS :${sluice.ports.https}, HTTP :${sluice.ports.http}, other TCP :${sluice.ports.deny}, DNS :${sluice.ports.dns}, admin :${sluice.ports.admin}\n`
+    + `sluice: listening on ${sluice.skippedAddresses.some((a) => a.startsWith('::1:')) ? '127.0.0.1 (::1 unavailable: IPv6 is off)' : '127.0.0.1 and ::1'} — TLS :${sluice.ports.https}, HTTP :${sluice.ports.http}, other TCP :${sluice.ports.deny}, DNS :${sluice.ports.dns}, admin :${sluice.ports.admin}\n`
     + `sluice: ${config.allow.length} allow rule(s) from ${file}; access log ${config.proxy.logDir}/access.ndjson\n`,
   );
 

@@ -2,6 +2,7 @@
 // in one pass), each with file, line and key; the result is frozen so no part of sluice can
 // change the policy another part is reading.
 
+import { resolverAddress } from './values.ts';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
@@ -155,9 +156,19 @@ function loadUpstream(value: unknown, at: Reporter): UpstreamSettings {
   };
 }
 
+/** The environment's resolver for sluice, when the file names none (containers: see docker/). */
+export const DNS_UPSTREAM_ENV = 'SLUICE_DNS_UPSTREAM';
+
 function loadDns(value: unknown, at: Reporter): DnsSettings {
   const { values: v } = readSection(value, DNS_KEYS, at, '[dns]');
-  return { deny: v.deny, upstream: v.upstream };
+  let upstream = v.upstream;
+  const fromEnv = process.env[DNS_UPSTREAM_ENV];
+  // A resolver from the environment is out of the agent's reach, unlike a resolv.conf it shares.
+  if (upstream === undefined && fromEnv !== undefined && fromEnv !== '' && fromEnv !== 'system') {
+    const parsed = resolverAddress(fromEnv, at.at(`dns.upstream (from ${DNS_UPSTREAM_ENV})`));
+    if (typeof parsed === 'string') upstream = parsed;
+  }
+  return { deny: v.deny, upstream };
 }
 
 function loadClient(value: unknown, at: Reporter): ClientLimits {

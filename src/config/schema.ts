@@ -140,8 +140,8 @@ export const DNS_KEYS = {
   upstream: {
     type: 'string',
     default: d.dns.upstream,
-    shownDefault: 'system resolver',
-    doc: 'Resolver sluice itself uses: "IP" or "IP:port" ("[IPv6]:port").',
+    shownDefault: '$SLUICE_DNS_UPSTREAM, else the system resolver',
+    doc: 'Resolver sluice itself uses: "IP" or "IP:port" ("[IPv6]:port"). In a container give it one (or SLUICE_DNS_UPSTREAM): a resolv.conf shared with the agent is not out of its reach.',
     parse: resolverAddress,
   },
 } satisfies KeySpecs;
