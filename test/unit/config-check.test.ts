@@ -1,5 +1,6 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkCommand } from '../../src/cli/check.ts';
@@ -72,13 +73,22 @@ session_token = { env = "SLUICE_TEST_UNSET", optional = true }
     expect(problems[0]).toMatch(new RegExp(`^${file.replaceAll('.', '\\.')}:9: credentials\\.unset\\.secret: `));
   });
 
-  it.skipIf(process.getuid?.() === 0)('reports a file it may not read (not as root, who reads anything)', async () => {
+  it('reports a file it may not read (the real CLI, without the power to read anything)', async () => {
     const locked = join(dir, 'secrets', 'locked');
     await writeFile(locked, SECRET_VALUE, { mode: 0o000 });
     await chmod(locked, 0o000);
-    const src = `[[allow]]\nhost = "api.example.com"\n${bearer('locked', '{ file = "secrets/locked" }')}`;
-    const problems = checkSecretSources(parseConfig(src, join(dir, 'x.toml')), { source: src, displayFile: 'x.toml' });
-    expect(problems).toEqual([`x.toml:7: credentials.locked.secret: cannot read secret file ${locked} (permission denied); make it readable by the user sluice runs as`]);
+    const file = join(dir, 'locked.toml');
+    await writeFile(file, `[[allow]]\nhost = "api.example.com"\n${bearer('locked', '{ file = "secrets/locked" }')}`, { mode: 0o644 });
+    // Root reads anything: without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH it meets a real
+    // EACCES like any user, and can still read the checkout wherever CI put it.
+    const bin = join(import.meta.dirname, '../../bin/sluice.js');
+    const argv = process.getuid?.() === 0
+      ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search', process.execPath, bin, 'check', '-c', file]
+      : [process.execPath, bin, 'check', '-c', file];
+    const result = spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', timeout: 20_000 });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`${file}:7: credentials.locked.secret: cannot read secret file ${locked} (permission denied); make it readable by the user sluice runs as`);
+    expect(result.stderr + result.stdout).not.toContain(SECRET_VALUE);
   });
 });
 
