@@ -12,7 +12,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const opsLog = createOpsLog();
   const config = await loadConfig(file);
   const sluice = await startSluice(config, { opsLog });
-  const shown = relative(process.cwd(), sluice.caCertPath) || sluice.caCertPath;
+  const near = relative(process.cwd(), sluice.caCertPath);
+  const shown = near === '' || near.startsWith('..') ? sluice.caCertPath : near;
   process.stderr.write(
     `sluice: ${sluice.caCreated ? 'created a new CA' : 'using the CA'} at ${shown}\n`
     + `sluice: agents must trust it: NODE_EXTRA_CA_CERTS=${sluice.caCertPath}, or a bundle from \`sluice ca bundle\` for SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE … (\`sluice env\` prints them)\n`

@@ -23,6 +23,16 @@ const SECRET_ENV = { SLUICE_E2E_SECRET: `real-secret-${process.pid}-do-not-leak`
 const SURROGATE = 'sk-e2e-surrogate-0123456789';
 const unique = (label: string): string => `${label}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
 
+/** logs/access.ndjson under `dir` once it contains `text`, or as it is after 5 s: sluice writes it in batches (at least every second). */
+function accessLogOnceItHas(dir: string, text: string): string {
+  let log = '';
+  for (const deadline = Date.now() + 5_000; Date.now() < deadline; Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)) {
+    log = readFileSync(join(dir, 'logs', 'access.ndjson'), 'utf8');
+    if (log.includes(text)) break;
+  }
+  return log;
+}
+
 describe.skipIf(skip !== undefined)('sluice sandbox end to end', () => {
   let dir: string;
   let fi: FakeInternet;
@@ -266,7 +276,7 @@ describe.skipIf(skip !== undefined)('sluice sandbox end to end', () => {
         '-H', `Host: ${NAMES.evil}`, `https://${NAMES.allowed}/hello`]));
       // 421 Misdirected Request or 403: either way refused, and logged as domain fronting.
       expect(['403', '421']).toContain(hostForged.stdout);
-      expect(readFileSync(join(dir, 'logs', 'access.ndjson'), 'utf8')).toContain('host_sni_mismatch');
+      expect(accessLogOnceItHas(dir, 'host_sni_mismatch')).toContain('host_sni_mismatch');
       const sniForged = expectNoLeak(() => pod.asAgent('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}',
         '--connect-to', `${NAMES.evil}:443:${NET.origin4}:443`, '-H', `Host: ${NAMES.allowed}`, `https://${NAMES.evil}/hello`]));
       expect(['403', '421']).toContain(sniForged.stdout);
@@ -291,7 +301,7 @@ describe.skipIf(skip !== undefined)('sluice sandbox end to end', () => {
     it('leave the access log where the agent cannot read it', () => {
       const r = pod.asAgent('cat', [join(dir, 'logs', 'access.ndjson')]);
       expect(r.status).not.toBe(0);
-      expect(readFileSync(join(dir, 'logs', 'access.ndjson'), 'utf8')).toContain('not_allowlisted');
+      expect(accessLogOnceItHas(dir, 'not_allowlisted')).toContain('not_allowlisted');
     });
 
     it('verify passes, names a rule deleted by hand, and apply repairs it', () => {
