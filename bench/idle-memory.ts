@@ -1,0 +1,97 @@
+// Idle memory per connection: RSS of the peer's process tree before and after holding N
+// idle keep-alive TLS connections open through it (each has completed one request, so the
+// peer holds its client-side TLS state, HTTP parser and whatever upstream state it keeps).
+import { fileURLToPath } from 'node:url';
+import { cleanEnv, nsExec, sleep, start } from './exec.ts';
+import type { LoadContext } from './load.ts';
+import { CLIENT_NS, ORIGIN_NAME } from './netns.ts';
+import { treeRssKib } from './proc-memory.ts';
+
+const IDLE_CLIENT = fileURLToPath(new URL('./idle-client.ts', import.meta.url));
+
+export interface IdleMemoryResult {
+  connections: number;
+  failed: number;
+  firstError: string;
+  /** Connections still open when the "after" figure was read. */
+  stillOpen: number;
+  rssBeforeKib: number;
+  rssAfterKib: number;
+  kibPerConnection: number;
+  openSeconds: number;
+}
+
+interface ReadyLine {
+  opened: number;
+  failed: number;
+  firstError: string;
+  ms: number;
+}
+
+/** Reads JSON lines from the child's stdout. */
+function lineReader(stream: NodeJS.ReadableStream): () => Promise<unknown> {
+  const lines: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    partial += d;
+    let nl: number;
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      const waiter = waiters.shift();
+      if (waiter !== undefined) waiter(line);
+      else lines.push(line);
+    }
+  });
+  return () => {
+    const line = lines.shift();
+    if (line !== undefined) return Promise.resolve(JSON.parse(line));
+    return new Promise((resolve) => waiters.push((l) => resolve(JSON.parse(l))));
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref()),
+  ]);
+}
+
+export async function measureIdleMemory(ctx: LoadContext, peerPid: number, count: number): Promise<IdleMemoryResult> {
+  await sleep(1000); // let the peer settle after whatever ran before
+  const rssBeforeKib = await treeRssKib(peerPid);
+  const holdSeconds = 60;
+  const client = start(
+    nsExec(CLIENT_NS, { uid: ctx.uid, cpu: ctx.cpu }, [
+      process.execPath, IDLE_CLIENT, ORIGIN_NAME, '443', String(count), '50', String(holdSeconds),
+    ]),
+    cleanEnv(ctx.home),
+    'pipe',
+  );
+  try {
+    if (client.child.stdout === null || client.child.stdin === null) throw new Error('idle client: no pipes');
+    const next = lineReader(client.child.stdout);
+    const ready = (await withTimeout(next(), 45_000, 'idle client')) as ReadyLine;
+    await sleep(2000); // idle: let buffers be released and any lazy cleanup run
+    const rssAfterKib = await treeRssKib(peerPid);
+    client.child.stdin.end();
+    const { stillOpen } = (await withTimeout(next(), 10_000, 'idle client close')) as { stillOpen: number };
+    const held = Math.max(1, stillOpen);
+    return {
+      connections: ready.opened,
+      failed: ready.failed,
+      firstError: ready.firstError,
+      stillOpen,
+      rssBeforeKib,
+      rssAfterKib,
+      kibPerConnection: (rssAfterKib - rssBeforeKib) / held,
+      openSeconds: ready.ms / 1000,
+    };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${client.output()}`, { cause: err });
+  } finally {
+    await client.stop(2000);
+  }
+}

@@ -1,0 +1,90 @@
+// The origin every peer talks to: nginx in its own namespace, HTTPS and HTTP on the veth
+// address, keep-alive on and generous (idle connections must outlive the idle-memory test), a
+// fixed 1 KiB body on `/` and static files for the download test. Responses say `no-store`
+// and squid is told not to cache, so every peer really proxies every request.
+import { mkdir, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanEnv, nsExec, run, sleep, start } from './exec.ts';
+import type { LongProcess } from './exec.ts';
+import { ORIGIN_ADDR, ORIGIN_NAME, ORIGIN_NS } from './netns.ts';
+import type { BenchPki } from './pki.ts';
+
+export const SMALL_BODY_BYTES = 1024;
+export const DOWNLOAD_PATH = '/files/100m.bin';
+export const DOWNLOAD_BYTES = 100 * 1024 * 1024;
+
+export interface Origin {
+  process: LongProcess;
+  stop(): Promise<void>;
+}
+
+function nginxConfig(dir: string, pki: BenchPki): string {
+  const body = 'x'.repeat(SMALL_BODY_BYTES);
+  return `
+worker_processes 1;
+worker_rlimit_nofile 16384;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 600s;
+  keepalive_requests 10000000;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  # No session resumption: every new connection in the table is a full handshake.
+  ssl_session_tickets off;
+  ssl_session_cache off;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  server {
+    listen ${ORIGIN_ADDR}:443 ssl backlog=8192;
+    listen ${ORIGIN_ADDR}:80 backlog=8192;
+    server_name ${ORIGIN_NAME};
+    ssl_certificate ${pki.originCert};
+    ssl_certificate_key ${pki.originKey};
+    root ${dir}/www;
+    add_header Cache-Control no-store always;
+    location = / {
+      default_type text/plain;
+      return 200 "${body}";
+    }
+    location /files/ { }
+  }
+}
+`;
+}
+
+export async function startOrigin(dir: string, pki: BenchPki, cpu: string): Promise<Origin> {
+  await mkdir(join(dir, 'tmp'), { recursive: true });
+  await mkdir(join(dir, 'www', 'files'), { recursive: true });
+  // Sparse files: nginx sends them from the page cache, no disk in the measurement.
+  await writeFile(join(dir, 'www', 'files', '1m.bin'), '');
+  await truncate(join(dir, 'www', 'files', '1m.bin'), 1024 * 1024);
+  await writeFile(join(dir, 'www', 'files', '100m.bin'), '');
+  await truncate(join(dir, 'www', 'files', '100m.bin'), DOWNLOAD_BYTES);
+  const conf = join(dir, 'nginx.conf');
+  await writeFile(conf, nginxConfig(dir, pki));
+  await run(nsExec(ORIGIN_NS, {}, ['/usr/sbin/nginx', '-t', '-q', '-p', dir, '-c', conf]));
+  const proc = start(nsExec(ORIGIN_NS, { cpu }, ['/usr/sbin/nginx', '-p', dir, '-c', conf]), cleanEnv(dir));
+  // Ready when the origin answers on its own namespace's loopback-free address.
+  for (let i = 0; i < 50; i++) {
+    const probe = await run(
+      nsExec(ORIGIN_NS, {}, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', `http://${ORIGIN_ADDR}/`]),
+      { allowFail: true, timeoutMs: 5000 },
+    );
+    if (probe.stdout === '200') return { process: proc, stop: () => proc.stop() };
+    if (proc.child.exitCode !== null) break;
+    await sleep(100);
+  }
+  await proc.stop();
+  throw new Error(`nginx origin did not start:\n${proc.output()}`);
+}

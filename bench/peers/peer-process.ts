@@ -1,0 +1,42 @@
+// Shared start-up for proxy peers: own the peer's folder, start it in the client namespace as
+// its uid on its core, and wrap it as a RunningPeer.
+import { chown, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanEnv, nsExec, start } from '../exec.ts';
+import { CLIENT_NS } from '../netns.ts';
+import type { RunningPeer } from './types.ts';
+
+/** chown -R dir to uid (the peer writes its state there and nowhere else). */
+export async function giveTo(dir: string, uid: number): Promise<void> {
+  await chown(dir, uid, uid);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await giveTo(path, uid);
+    else await chown(path, uid, uid);
+  }
+}
+
+export interface PeerProcessSpec {
+  argv: string[];
+  uid: number;
+  cpu: string;
+  home: string;
+  env?: Record<string, string>;
+  capture: { httpsPort: number; httpPort: number };
+  clientCaFile: string;
+  notes: string[];
+}
+
+export function startPeerProcess(spec: PeerProcessSpec): RunningPeer {
+  const proc = start(nsExec(CLIENT_NS, { uid: spec.uid, cpu: spec.cpu }, spec.argv), cleanEnv(spec.home, spec.env));
+  return {
+    pid: proc.pid,
+    capture: { uid: spec.uid, ...spec.capture },
+    clientCaFile: spec.clientCaFile,
+    notes: spec.notes,
+    alive: () => proc.child.exitCode === null && proc.child.signalCode === null,
+    exitStatus: () => (proc.child.signalCode !== null ? `signal ${proc.child.signalCode}` : proc.child.exitCode !== null ? `exit ${proc.child.exitCode}` : 'running'),
+    output: () => proc.output(),
+    stop: () => proc.stop(5000),
+  };
+}

@@ -1,0 +1,141 @@
+// Results of a bench run: the per-peer record, the Markdown table with sluice's goals checked
+// against the peers measured in the same run, and the files under bench/results/.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Contention } from './cpu-contention.ts';
+import type { IdleMemoryResult } from './idle-memory.ts';
+import type { DownloadResult, WrkResult } from './load.ts';
+
+export interface PeerResult {
+  name: string;
+  /** "measured", or why there are no figures. */
+  status: 'measured' | 'unavailable' | 'failed';
+  reason?: string;
+  notes: string[];
+  startRssKib?: number;
+  keepAlive?: WrkResult;
+  latency?: WrkResult;
+  newConnections?: WrkResult;
+  idle?: IdleMemoryResult;
+  download?: DownloadResult & { peakRssKib?: number; rssBeforeKib?: number };
+  /** CPU used by processes outside the bench while this peer was measured. */
+  contention?: Contention;
+  /** Per-measurement problems (a failed step, socket errors, non-2xx answers). */
+  problems: string[];
+  seconds: number;
+}
+
+export interface RunRecord {
+  startedAt: string;
+  seconds: number;
+  environment: Record<string, string>;
+  settings: Record<string, string | number>;
+  peers: PeerResult[];
+  goals: GoalCheck[];
+}
+
+export interface GoalCheck {
+  goal: string;
+  value: string;
+  pass: boolean | undefined;
+}
+
+const fixed = (n: number | undefined, digits: number): string => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits));
+const whole = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
+
+function best(peers: PeerResult[], prefix: string): PeerResult | undefined {
+  return peers
+    .filter((p) => p.name.startsWith(prefix) && p.keepAlive !== undefined)
+    .sort((a, b) => (b.keepAlive?.requestsPerSec ?? 0) - (a.keepAlive?.requestsPerSec ?? 0))[0];
+}
+
+/** Checks sluice's performance bar against the peers of the same run. */
+export function checkGoals(peers: PeerResult[]): GoalCheck[] {
+  const sluice = peers.find((p) => p.name === 'sluice');
+  const direct = peers.find((p) => p.name === 'direct');
+  const squid = best(peers, 'squid');
+  const mitm = peers.find((p) => p.name === 'mitmproxy');
+  const rps = sluice?.keepAlive?.requestsPerSec;
+  const check = (goal: string, value: string, pass: boolean | undefined): GoalCheck => ({ goal, value, pass });
+  const addedP50 = sluice?.latency?.p50Ms !== undefined && direct?.latency?.p50Ms !== undefined
+    ? sluice.latency.p50Ms - direct.latency.p50Ms : undefined;
+  const conns = sluice?.newConnections?.requestsPerSec;
+  const directConns = direct?.newConnections?.requestsPerSec;
+  const idle = sluice?.idle?.kibPerConnection;
+  const squidRps = squid?.keepAlive?.requestsPerSec;
+  const mitmRps = mitm?.keepAlive?.requestsPerSec;
+  return [
+    check(`keep-alive req/s ≥ ${squid?.name ?? 'squid'}`, `${whole(rps)} vs ${whole(squidRps)}`,
+      rps === undefined || squidRps === undefined ? undefined : rps >= squidRps),
+    check('keep-alive req/s ≥ 10× mitmproxy', `${whole(rps)} vs 10 × ${whole(mitmRps)}`,
+      rps === undefined || mitmRps === undefined ? undefined : rps >= 10 * mitmRps),
+    check('added p50 ≤ 0.3 ms', `${fixed(addedP50, 3)} ms`, addedP50 === undefined ? undefined : addedP50 <= 0.3),
+    check('new TLS conn/s ≥ ½ direct', `${whole(conns)} vs ½ × ${whole(directConns)}`,
+      conns === undefined || directConns === undefined ? undefined : conns >= directConns / 2),
+    check('≤ 48 KiB per idle connection', `${fixed(idle, 1)} KiB`, idle === undefined ? undefined : idle <= 48),
+  ];
+}
+
+function downloadCell(p: PeerResult): string {
+  const d = p.download;
+  if (d === undefined) return '—';
+  return d.timedOut ? `timed out (${fixed(d.mbPerSec, 1)} until then)` : fixed(d.mbPerSec, 0);
+}
+
+/** Requests per CPU-second of the peer: comparable across runs on a busy machine. */
+function perCpu(r: { requestsPerSec: number; peerCores?: number } | undefined): string {
+  if (r?.peerCores === undefined || r.peerCores <= 0) return '—';
+  return whole(r.requestsPerSec / r.peerCores);
+}
+
+/** Peak RSS during the download, and how far above the RSS just before it. */
+function peakCell(p: PeerResult): string {
+  const peak = p.download?.peakRssKib;
+  const before = p.download?.rssBeforeKib;
+  if (peak === undefined) return '—';
+  const delta = before === undefined ? '' : ` (+${fixed((peak - before) / 1024, 1)})`;
+  return `${fixed(peak / 1024, 1)}${delta}`;
+}
+
+export function renderMarkdown(record: RunRecord): string {
+  const direct = record.peers.find((p) => p.name === 'direct');
+  const directP50 = direct?.latency?.p50Ms;
+  const lines: string[] = [];
+  lines.push(`# sluice bench — ${record.startedAt}`, '');
+  lines.push(
+    '| peer | keep-alive req/s | … per peer CPU-s | p50 ms | p99 ms | added p50 ms | new TLS conn/s | … per peer CPU-s | KiB / idle conn | 100 MiB download MB/s | peak RSS in download MiB (Δ) | RSS at start MiB | other CPU load (cores) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const p of record.peers) {
+    if (p.status !== 'measured') {
+      const reason = (p.reason ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' · ').replace(/\|/g, '\\|');
+      lines.push(`| ${p.name} | ${p.status}: ${reason.slice(0, 240)} |  |  |  |  |  |  |  |  |  |  |  |`);
+      continue;
+    }
+    const p50 = p.latency?.p50Ms;
+    const added = p.name === 'direct' || p50 === undefined || directP50 === undefined ? undefined : p50 - directP50;
+    lines.push(`| ${p.name} | ${whole(p.keepAlive?.requestsPerSec)} | ${perCpu(p.keepAlive)} | ${fixed(p50, 3)} | ${fixed(p.latency?.p99Ms, 3)} | ${p.name === 'direct' ? '0' : fixed(added, 3)} | ${whole(p.newConnections?.requestsPerSec)} | ${perCpu(p.newConnections)} | ${fixed(p.idle?.kibPerConnection, 1)} | ${downloadCell(p)} | ${peakCell(p)} | ${fixed(p.startRssKib === undefined ? undefined : p.startRssKib / 1024, 1)} | ${fixed(p.contention?.otherCores, 2)} |`);
+  }
+  lines.push('', '## sluice against its bar (same run)', '');
+  for (const g of record.goals) lines.push(`- ${g.pass === undefined ? '⚪ n/a' : g.pass ? '✅' : '❌'} ${g.goal}: ${g.value}`);
+  const problems = record.peers.flatMap((p) => p.problems.map((x) => `- ${p.name}: ${x}`));
+  if (problems.length > 0) lines.push('', '## Problems seen', '', ...problems);
+  lines.push('', '## How this was measured', '');
+  for (const [k, v] of Object.entries(record.settings)) lines.push(`- ${k}: ${v}`);
+  for (const p of record.peers) if (p.notes.length > 0) lines.push(`- ${p.name}: ${p.notes.join('; ')}`);
+  lines.push('', '## Environment', '');
+  for (const [k, v] of Object.entries(record.environment)) lines.push(`- ${k}: ${v}`);
+  lines.push(`- bench wall time: ${record.seconds.toFixed(0)} s`, '');
+  return lines.join('\n');
+}
+
+/** Writes <stamp>.json and <stamp>.md under `dir`; returns their paths. */
+export async function writeResults(dir: string, record: RunRecord, markdown: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const stamp = record.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const json = join(dir, `${stamp}.json`);
+  const md = join(dir, `${stamp}.md`);
+  await writeFile(json, `${JSON.stringify(record, null, 2)}\n`);
+  await writeFile(md, markdown);
+  return [json, md];
+}

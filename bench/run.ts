@@ -1,0 +1,327 @@
+// `npm run bench`: measures sluice side by side with direct, squid-openssl (ssl-bump) and
+// mitmproxy, all through the same transparent capture (bench/netns.ts), and writes the table
+// to bench/results/. Needs root (namespaces, iptables, running peers as their own uids).
+//
+//   npm run bench                       # every peer, full durations (about 5 minutes)
+//   npm run bench -- --peers direct,sluice --quick
+//   npm run bench -- --keep             # keep the work folder (configs, peer logs)
+//   peers: direct, squid (1 worker), squid-w2 (2 workers), mitmproxy, sluice; optional:
+//   sluice-ecdsa, sluice-rsa (leaf_key set explicitly)
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { contentionBetween, cpuSnapshot } from './cpu-contention.ts';
+import { run, sleep } from './exec.ts';
+import { measureIdleMemory } from './idle-memory.ts';
+import { buildNoResumeShim, download, probe, warmWrk } from './load.ts';
+import type { LoadContext } from './load.ts';
+import { CLIENT_NS, describeCapture, killNamespaceProcesses, setCapture, setupTopology, teardownTopology } from './netns.ts';
+import { DOWNLOAD_BYTES, DOWNLOAD_PATH, startOrigin } from './origin.ts';
+import type { Origin } from './origin.ts';
+import { direct } from './peers/direct.ts';
+import { mitmproxy } from './peers/mitmproxy.ts';
+import { sluicePeer } from './peers/sluice.ts';
+import { squidPeer } from './peers/squid.ts';
+import { PeerUnavailable } from './peers/types.ts';
+import type { Peer, PeerContext, RunningPeer } from './peers/types.ts';
+import { makeBenchPki } from './pki.ts';
+import type { BenchPki } from './pki.ts';
+import { resetPeakRss, treePeakRssKib, treeRssKib } from './proc-memory.ts';
+import { checkGoals, renderMarkdown, writeResults } from './report.ts';
+import type { PeerResult, RunRecord } from './report.ts';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = dirname(BENCH_DIR);
+const LOAD_UID = 1400;
+/** Other processes' CPU use (in cores) above which a peer's figures are flagged as noisy. */
+const NOISY_CORES = 0.1;
+
+// squid runs twice, with 1 and 2 workers; the goals compare sluice with the better of them
+// (with the peer pinned to one core the two workers share it, so neither is reliably ahead).
+const DEFAULT_PEERS: Peer[] = [direct, squidPeer(1), squidPeer(2), mitmproxy, sluicePeer()];
+// Selectable with --peers: sluice with each leaf key type set explicitly (the default is one of them).
+const OPTIONAL_PEERS: Peer[] = [sluicePeer('ecdsa'), sluicePeer('rsa')];
+
+interface Durations {
+  warmup: number;
+  keepAlive: number;
+  latency: number;
+  newConnections: number;
+  idleConnections: number;
+  downloadTimeout: number;
+}
+
+const FULL: Durations = { warmup: 2, keepAlive: 10, latency: 8, newConnections: 10, idleConnections: 1000, downloadTimeout: 75 };
+const QUICK: Durations = { warmup: 1, keepAlive: 3, latency: 3, newConnections: 3, idleConnections: 200, downloadTimeout: 30 };
+
+/** Everything that must be undone, whatever happens. */
+const cleanup: { peer?: RunningPeer; origin?: Origin; workDir?: string; locked: boolean; keep: boolean } = { locked: false, keep: false };
+
+// Two runs at once would tear down each other's namespaces (they have fixed names).
+const LOCK_FILE = '/run/sluice-bench.lock';
+
+/** Takes the lock, or returns the pid of the live run that holds it. */
+async function takeLock(): Promise<number | undefined> {
+  try {
+    await writeFile(LOCK_FILE, String(process.pid), { flag: 'wx' });
+    return undefined;
+  } catch {
+    const holder = Number(await readFile(LOCK_FILE, 'utf8').catch(() => ''));
+    let alive = false;
+    try {
+      alive = holder > 0 && process.kill(holder, 0);
+    } catch {
+      alive = false;
+    }
+    if (alive) return holder;
+    await writeFile(LOCK_FILE, String(process.pid)); // stale: its run died without cleaning up
+    return undefined;
+  }
+}
+
+async function teardown(): Promise<void> {
+  // Without the lock nothing here is ours (the namespaces may be another run's).
+  if (!cleanup.locked) return;
+  await cleanup.peer?.stop().catch(() => undefined);
+  cleanup.peer = undefined;
+  await cleanup.origin?.stop().catch(() => undefined);
+  cleanup.origin = undefined;
+  await teardownTopology().catch((err: unknown) => console.error(`teardown: ${(err as Error).message}`));
+  if (cleanup.workDir !== undefined && !cleanup.keep) await rm(cleanup.workDir, { recursive: true, force: true });
+  if (cleanup.locked) await rm(LOCK_FILE, { force: true });
+}
+
+async function toolVersion(argv: string[], pattern: RegExp): Promise<string> {
+  const r = await run(argv, { allowFail: true, timeoutMs: 10_000 }).catch(() => undefined);
+  if (r === undefined) return 'not found';
+  return pattern.exec(`${r.stdout}\n${r.stderr}`)?.[1] ?? 'unknown';
+}
+
+async function environment(): Promise<Record<string, string>> {
+  return {
+    cpu: `${cpus()[0]?.model ?? 'unknown'} × ${availableParallelism()}`,
+    kernel: release(),
+    'load average at start': (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' '),
+    node: process.version,
+    wrk: await toolVersion(['wrk', '-v'], /wrk (\S+)/),
+    nginx: await toolVersion(['/usr/sbin/nginx', '-v'], /nginx\/(\S+)/),
+    squid: await toolVersion(['/usr/sbin/squid', '-v'], /Version (\S+)/),
+    mitmproxy: await toolVersion(['/usr/bin/mitmdump', '--version'], /Mitmproxy: (\S+)/),
+    openssl: await toolVersion(['openssl', 'version'], /OpenSSL (\S+)/),
+  };
+}
+
+async function waitUntilServing(peer: RunningPeer, load: LoadContext, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (!peer.alive()) throw new Error(`exited during start-up (${peer.exitStatus()}):\n${peer.output().slice(-2000)}`);
+    const r = await probe(load, peer.clientCaFile);
+    if (r.ok) return;
+    last = r.detail;
+    await sleep(250);
+  }
+  throw new Error(`not serving after ${timeoutMs / 1000} s (last probe: ${last})\n${peer.output().slice(-2000)}`);
+}
+
+function wrkProblems(what: string, r: { socketErrors: number; non2xx: number; requests: number }): string[] {
+  const out: string[] = [];
+  if (r.socketErrors > 0) out.push(`${what}: ${r.socketErrors} socket errors in ${r.requests} requests`);
+  if (r.non2xx > 0) out.push(`${what}: ${r.non2xx} non-2xx answers in ${r.requests} requests`);
+  return out;
+}
+
+async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: Durations): Promise<PeerResult> {
+  const started = Date.now();
+  const result: PeerResult = { name: peer.name, status: 'measured', notes: [], problems: [], seconds: 0 };
+  const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      // Drop the namespace/uid/core prefix of the failed command: the tool's own words matter.
+      const message = (err as Error).message.replace(/^ip netns exec \S+ sh -c .*? -- (taskset -c \S+ )?/, '');
+      result.problems.push(`${what} failed: ${message.split('\n').slice(0, 4).join(' | ')}`);
+    }
+  };
+  let running: RunningPeer;
+  try {
+    running = await peer.start(ctx);
+  } catch (err) {
+    const unavailable = err instanceof PeerUnavailable;
+    return { ...result, status: unavailable ? 'unavailable' : 'failed', reason: (err as Error).message, seconds: 0 };
+  }
+  cleanup.peer = running;
+  result.notes.push(...running.notes);
+  try {
+    await setCapture(running.capture ?? null);
+    try {
+      await waitUntilServing(running, load, 20_000);
+    } catch (err) {
+      // sluice is under construction: one that does not come up is "not available", never faked.
+      result.status = peer.name.startsWith('sluice') ? 'unavailable' : 'failed';
+      result.reason = (err as Error).message;
+      return result;
+    }
+    if (running.capture !== undefined) result.notes.push(`capture: ${(await describeCapture()).split('\n').filter((l) => l.startsWith('-A')).length} rules, tcp/443 → :${running.capture.httpsPort}`);
+    const pid = running.pid;
+    if (pid !== undefined) result.startRssKib = await treeRssKib(pid);
+    await step('keep-alive', async () => {
+      result.keepAlive = await warmWrk(load, { threads: 2, connections: 32, seconds: d.keepAlive }, d.warmup, pid);
+      result.problems.push(...wrkProblems('keep-alive', result.keepAlive));
+    });
+    await step('latency', async () => {
+      result.latency = await warmWrk(load, { threads: 1, connections: 1, seconds: d.latency, latency: true }, d.warmup);
+      result.problems.push(...wrkProblems('latency', result.latency));
+    });
+    await step('new connections', async () => {
+      result.newConnections = await warmWrk(load, { threads: 2, connections: 32, seconds: d.newConnections, close: true }, d.warmup, pid);
+      result.problems.push(...wrkProblems('new connections', result.newConnections));
+    });
+    if (pid !== undefined) {
+      await step('idle memory', async () => {
+        result.idle = await measureIdleMemory(load, pid, d.idleConnections);
+        if (result.idle.failed > 0) result.problems.push(`idle: ${result.idle.failed} of ${d.idleConnections} connections failed (first: ${result.idle.firstError})`);
+        if (result.idle.stillOpen < result.idle.connections) result.problems.push(`idle: only ${result.idle.stillOpen} of ${result.idle.connections} still open when measured`);
+      });
+    }
+    await step('download', async () => {
+      if (pid !== undefined) await resetPeakRss(pid);
+      const rssBeforeKib = pid === undefined ? undefined : await treeRssKib(pid);
+      const dl = await download(load, DOWNLOAD_PATH, d.downloadTimeout);
+      const peakRssKib = pid === undefined ? undefined : await treePeakRssKib(pid);
+      result.download = { ...dl, peakRssKib, rssBeforeKib };
+      if (dl.timedOut) result.problems.push(`download: gave up after ${d.downloadTimeout} s with ${dl.bytes} of ${DOWNLOAD_BYTES} bytes`);
+      else if (dl.status !== 200 || dl.bytes !== DOWNLOAD_BYTES) result.problems.push(`download: status ${dl.status}, ${dl.bytes} of ${DOWNLOAD_BYTES} bytes`);
+    });
+    if (!running.alive()) result.problems.push(`peer exited during the run (${running.exitStatus()}):\n${running.output().slice(-1000)}`);
+    return result;
+  } finally {
+    result.seconds = (Date.now() - started) / 1000;
+    await setCapture(null).catch(() => undefined);
+    await running.stop();
+    cleanup.peer = undefined;
+    const leftovers = await killNamespaceProcesses(CLIENT_NS);
+    if (leftovers > 0) result.problems.push(`${leftovers} process(es) of this peer outlived it and were killed`);
+  }
+}
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    console.error('bench: must run as root (it creates network namespaces, installs iptables capture rules and runs each peer as its own uid).\n  sudo npm run bench');
+    return 2;
+  }
+  const { values } = parseArgs({
+    options: {
+      peers: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const holder = await takeLock();
+  if (holder !== undefined) {
+    console.error(`bench: another bench run (pid ${holder}) is in progress; wait for it to finish`);
+    return 2;
+  }
+  cleanup.locked = true;
+  const durations = values.quick ? QUICK : FULL;
+  const wanted = values.peers?.split(',').map((s) => s.trim());
+  const known = new Map<string, Peer>([...DEFAULT_PEERS, ...OPTIONAL_PEERS].map((p) => [p.name, p]));
+  const unknown = wanted?.filter((w) => !known.has(w)) ?? [];
+  if (unknown.length > 0 || wanted?.length === 0) {
+    console.error(`bench: unknown peer(s) ${unknown.join(', ')}; known: ${[...known.keys()].join(', ')}`);
+    return 2;
+  }
+  const peers = wanted === undefined ? DEFAULT_PEERS : wanted.map((w) => known.get(w) as Peer);
+  for (const tool of ['wrk', 'curl', 'gcc', 'openssl', 'ip', 'iptables-restore', 'setpriv', 'taskset', '/usr/sbin/nginx']) {
+    const found = await run(['sh', '-c', `command -v ${tool}`], { allowFail: true });
+    if (found.code !== 0) {
+      console.error(`bench: ${tool} not found`);
+      return 2;
+    }
+  }
+  const twoCores = availableParallelism() >= 2;
+  const loadCpu = '0';
+  const peerCpu = twoCores ? '1' : '0';
+  cleanup.keep = values.keep;
+  const startedAt = new Date();
+  const env = await environment();
+  const workDir = await mkdtemp('/tmp/sluice-bench-');
+  cleanup.workDir = workDir;
+  // Peers run as other uids and must reach their own folders below this one.
+  await chmod(workDir, 0o755);
+
+  console.error(`bench: namespaces + origin (work folder ${workDir})`);
+  await setupTopology();
+  const pki: BenchPki = await makeBenchPki(workDir);
+  const origin = await startOrigin(join(workDir, 'origin'), pki, loadCpu);
+  cleanup.origin = origin;
+  const loadHome = join(workDir, 'load');
+  await mkdir(loadHome, { recursive: true });
+  const load: LoadContext = { uid: LOAD_UID, cpu: loadCpu, home: loadHome, noResumeShim: await buildNoResumeShim(workDir) };
+
+  const results: PeerResult[] = [];
+  for (const peer of peers) {
+    const dir = join(workDir, 'peers', peer.name.replace(/\W+/g, '-'));
+    await mkdir(dir, { recursive: true });
+    console.error(`bench: ${peer.name} …`);
+    const before = await cpuSnapshot(origin.process.pid);
+    const r = await measurePeer(peer, { dir, pki, cpu: peerCpu, repoRoot: REPO_ROOT }, load, durations);
+    if (r.status === 'measured') {
+      r.contention = contentionBetween(before, await cpuSnapshot(origin.process.pid));
+      if (r.contention.otherCores > NOISY_CORES || r.contention.stealCores > NOISY_CORES) {
+        r.problems.push(`noisy: other processes used ${r.contention.otherCores.toFixed(2)} cores (steal ${r.contention.stealCores.toFixed(2)}) while this peer was measured`);
+      }
+    }
+    console.error(`bench: ${peer.name}: ${r.status}${r.reason !== undefined ? ` (${r.reason.split('\n')[0]})` : ''} in ${r.seconds.toFixed(0)} s${r.problems.length > 0 ? `; problems: ${r.problems.join('; ')}` : ''}`);
+    results.push(r);
+  }
+
+  const record: RunRecord = {
+    startedAt: startedAt.toISOString(),
+    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    environment: { ...env, 'load average at end': (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ') },
+    settings: {
+      topology: 'client and origin network namespaces joined by a veth (198.18.10.1 ↔ 198.18.10.2); iptables nat OUTPUT REDIRECT of the load uid\'s tcp/443 and tcp/80 to the peer, peer uid exempted',
+      pinning: twoCores
+        ? `load tools and the nginx origin pinned to CPU ${loadCpu}, the peer pinned to CPU ${peerCpu} (taskset)`
+        : 'single CPU: everything shares CPU 0 (figures are not comparable with 2-core runs)',
+      origin: 'nginx, 1 worker, HTTPS (ECDSA P-256, no session resumption) + HTTP, keep-alive, 1 KiB body on /',
+      'keep-alive': `wrk -t2 -c32 -d${durations.keepAlive}s after a ${durations.warmup} s warm-up`,
+      latency: `wrk -t1 -c1 -d${durations.latency}s --latency; added p50 = peer p50 − direct p50`,
+      'new TLS connections': `wrk -t2 -c32 -d${durations.newConnections}s -H 'Connection: close', with bench/no-resume.c preloaded so every connection is a full handshake (plain wrk resumes TLS sessions)`,
+      'idle memory': `${durations.idleConnections} TLS connections, one keep-alive request each, held idle; Δ RSS of the peer's process tree / connections still open`,
+      download: `curl of a ${DOWNLOAD_BYTES / 1024 / 1024} MiB file; peak RSS = sum of VmHWM over the peer's processes after resetting it`,
+    },
+    peers: results,
+    goals: checkGoals(results),
+  };
+  const markdown = renderMarkdown(record);
+  const files = await writeResults(join(BENCH_DIR, 'results'), record, markdown);
+  process.stdout.write(`${markdown}\n`);
+  console.error(`bench: wrote ${files.join(', ')}`);
+  return 0;
+}
+
+let tearingDown = false;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    if (tearingDown) return;
+    tearingDown = true;
+    console.error(`bench: ${signal}, tearing down`);
+    void teardown().finally(() => process.exit(130));
+  });
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  console.error(`bench: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+} finally {
+  if (!tearingDown) {
+    tearingDown = true;
+    await teardown();
+  }
+}

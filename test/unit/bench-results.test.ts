@@ -1,0 +1,75 @@
+// The bench's parsing of wrk output and its check of sluice's performance bar: a misread unit
+// or an inverted comparison would silently turn a failed goal into a pass.
+import { describe, expect, it } from 'vitest';
+import { parseWrk } from '../../bench/load.ts';
+import { checkGoals } from '../../bench/report.ts';
+import type { PeerResult } from '../../bench/report.ts';
+
+const WRK_LATENCY = `Running 8s test @ https://origin.bench.test/
+  1 threads and 1 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   300.32us   14.49us   1.07ms   97.25%
+    Req/Sec    31.98k     1.32k   33.82k    74.51%
+  Latency Distribution
+     50%  290.00us
+     75%  300.00us
+     90%  310.00us
+     99%    1.59ms
+  162266 requests in 8.10s, 185.54MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 7
+Requests/sec:  20032.18
+Transfer/sec:     36.38MB
+`;
+
+describe('parseWrk', () => {
+  it('reads rate, count, percentiles in ms and every kind of error', () => {
+    const r = parseWrk(WRK_LATENCY);
+    expect(r.requestsPerSec).toBe(20032.18);
+    expect(r.requests).toBe(162266);
+    expect(r.p50Ms).toBeCloseTo(0.29, 6);
+    expect(r.p99Ms).toBeCloseTo(1.59, 6);
+    expect(r.socketErrors).toBe(5);
+    expect(r.non2xx).toBe(7);
+  });
+
+  it('converts seconds and leaves percentiles undefined without --latency', () => {
+    const r = parseWrk(WRK_LATENCY.replace('1.59ms', '1.20s'));
+    expect(r.p99Ms).toBe(1200);
+    const plain = parseWrk('  10 requests in 1.00s, 1KB read\nRequests/sec:     10.00\n');
+    expect(plain.p50Ms).toBeUndefined();
+    expect(plain.socketErrors).toBe(0);
+  });
+
+  it('refuses output without a result', () => {
+    expect(() => parseWrk('unable to connect to origin.bench.test:https Connection refused')).toThrow(/no result/);
+  });
+});
+
+function peer(name: string, rps: number, p50Ms: number, conns: number, idleKib?: number): PeerResult {
+  const wrk = (requestsPerSec: number) => ({ requestsPerSec, requests: 1, p50Ms, p99Ms: p50Ms, socketErrors: 0, non2xx: 0 });
+  return {
+    name, status: 'measured', notes: [], problems: [], seconds: 1,
+    keepAlive: wrk(rps), latency: wrk(rps), newConnections: wrk(conns),
+    ...(idleKib === undefined ? {} : { idle: { connections: 1000, failed: 0, firstError: '', stillOpen: 1000, rssBeforeKib: 0, rssAfterKib: 0, kibPerConnection: idleKib, openSeconds: 1 } }),
+  };
+}
+
+describe('checkGoals', () => {
+  const peers = [peer('direct', 40_000, 0.03, 800), peer('squid', 10_000, 0.3, 150, 150), peer('squid-w2', 12_000, 0.4, 140, 150), peer('mitmproxy', 500, 4, 30, 100)];
+
+  it('passes a sluice that meets every bar, comparing against the better squid', () => {
+    const goals = checkGoals([...peers, peer('sluice', 12_500, 0.25, 400, 40)]);
+    expect(goals.map((g) => g.pass)).toEqual([true, true, true, true, true]);
+    expect(goals[0]?.goal).toContain('squid-w2');
+  });
+
+  it('fails each bar that is missed', () => {
+    const goals = checkGoals([...peers, peer('sluice', 4_999, 0.34, 399, 48.5)]);
+    expect(goals.map((g) => g.pass)).toEqual([false, false, false, false, false]);
+  });
+
+  it('has no verdict where a figure is missing', () => {
+    expect(checkGoals(peers).every((g) => g.pass === undefined)).toBe(true);
+  });
+});
