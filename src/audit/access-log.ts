@@ -1,8 +1,9 @@
 // access.ndjson: one line per connection decision and per HTTP request (DESIGN.md §4).
-// pino writes asynchronously through sonic-boom; flush() is called on shutdown.
+// pino serialises each line; batched-file.ts writes them in batches; flush() is called on shutdown.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
+import { openBatchedFile } from './batched-file.ts';
 import type { DenyReason } from '../errors/codes.ts';
 
 export interface AccessRecord {
@@ -39,18 +40,10 @@ export interface AccessLog {
 export function createAccessLog(logDir: string, agent: string): AccessLog {
   mkdirSync(logDir, { recursive: true });
   const path = join(logDir, 'access.ndjson');
-  // Lines are gathered into writes of at least 4 KiB (one syscall per request costs
-  // measurable throughput); a timer flushes whatever waits, so a quiet proxy's lines still
-  // reach the file within a second, and flush() is called on shutdown.
-  const destination = pino.destination({ dest: path, sync: false, mkdir: true, minLength: 4096 });
-  const timer = setInterval(() => {
-    try {
-      destination.flush();
-    } catch {
-      // not open yet
-    }
-  }, 1_000);
-  timer.unref();
+  // Lines are written in batches (src/audit/batched-file.ts): at most a quarter second late.
+  const file = openBatchedFile(path, {
+    onError: (err) => process.stderr.write(`sluice: cannot write ${path}: ${err.message}; lines are kept and retried\n`),
+  });
   const logger = pino(
     {
       base: { agent },
@@ -58,7 +51,7 @@ export function createAccessLog(logDir: string, agent: string): AccessLog {
       messageKey: 'message',
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    { write: (line: string) => file.write(line) },
   );
   return {
     path,
@@ -66,11 +59,7 @@ export function createAccessLog(logDir: string, agent: string): AccessLog {
       logger.info(record);
     },
     flush() {
-      try {
-        destination.flushSync();
-      } catch {
-        // Nothing buffered yet (sonic-boom throws if the file is still opening).
-      }
+      file.flush();
     },
   };
 }

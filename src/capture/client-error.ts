@@ -26,7 +26,7 @@ export function handleClientError(err: NodeJS.ErrnoException, socket: net.Socket
   const { status, reason } = statusFor(code);
   const message = `malformed request: ${code ?? err.message}`;
   runtime.services.accessLog.write({ listener, src_port: socket.remotePort, status, decision: 'deny', reason, message });
-  runtime.services.metrics.requests.inc({ decision: 'deny', status: String(status), reason });
+  runtime.services.metrics.countRequest('deny', status, reason);
   // If a response is already being written on this socket, a cut is the only signal left.
   const busy = (socket as net.Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
   if (busy) {

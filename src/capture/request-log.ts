@@ -22,7 +22,7 @@ export function logRequest(
   const { accessLog, metrics } = runtime.services;
   const status = result.status ?? 0;
   const reason = error?.reason;
-  metrics.requests.inc({ decision, status: String(status), reason: reason ?? '' });
+  metrics.countRequest(decision, status, reason);
   accessLog.write({
     conn: conn.id,
     listener: conn.listener,
