@@ -1,6 +1,7 @@
 // A request target's query string as it arrived, piece by piece, so SigV4 can rebuild the
 // canonical query from the client's own spelling and sluice can change one parameter (the
 // presigned signature, key id, session token) while every other byte of the URL stays as sent.
+import { decodePercent } from '../http/percent-decode.ts';
 
 export interface QueryPair {
   readonly rawKey: string;
@@ -28,23 +29,8 @@ export function formatQuery(pairs: readonly QueryPair[]): string {
   return pairs.map((p) => (p.rawValue === undefined ? p.rawKey : `${p.rawKey}=${p.rawValue}`)).join('&');
 }
 
-const ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g;
-
-/**
- * Percent-decoding that never throws: a malformed escape (or bytes that are not UTF-8) stays
- * as written. `plusAsSpace` reads `+` the way HTML forms write a space.
- */
-export function decodeComponent(text: string, plusAsSpace = false): string {
-  const spaced = plusAsSpace ? text.replace(/\+/g, ' ') : text;
-  if (!spaced.includes('%')) return spaced;
-  return spaced.replace(ESCAPES, (run) => {
-    try {
-      return decodeURIComponent(run);
-    } catch {
-      return run;
-    }
-  });
-}
+/** Percent-decoding that never throws (one implementation: src/http/percent-decode.ts). */
+export const decodeComponent = decodePercent;
 
 /** AWS's UriEncode: every byte except A-Z a-z 0-9 - . _ ~ as %XX (upper case). */
 export function uriEncode(text: string): string {

@@ -6,7 +6,7 @@
 
 import type { Exchange } from '../../pipeline/exchange.ts';
 import { headerText, isSigV4Authorization } from './places.ts';
-import { decodePercent } from './url-text.ts';
+import { decodePercent } from '../../http/percent-decode.ts';
 
 export interface SigV4KeyId {
   where: string;

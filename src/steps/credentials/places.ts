@@ -5,7 +5,7 @@
 // AWS's SigV4 places (Authorization: AWS4-…, X-Amz-Credential) are read by aws.ts.
 
 import type { Exchange } from '../../pipeline/exchange.ts';
-import { decodePercent } from './url-text.ts';
+import { decodePercent } from '../../http/percent-decode.ts';
 
 /** One credential text inside a place (a Basic header has two: user and password). */
 export interface SlotPart {

@@ -4,7 +4,7 @@
 
 import type { Exchange } from '../../pipeline/exchange.ts';
 import { headerText } from './places.ts';
-import { decodePercent } from './url-text.ts';
+import { decodePercent } from '../../http/percent-decode.ts';
 
 export interface RequestText {
   /** For messages: "the host name", "the URL", "header x-api-key". Never the value. */
