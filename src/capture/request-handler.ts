@@ -3,12 +3,12 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { ConnectionInfo, Exchange } from '../pipeline/exchange.ts';
-import { runSteps } from '../pipeline/step.ts';
-import { SluiceError } from '../errors/codes.ts';
+import type { SluiceError } from '../errors/codes.ts';
 import { sendRefusal } from './deny-response.ts';
 import { forward, type ForwardResult } from '../upstream/forward.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { buildExchange, type AnyRequest } from './exchange-builder.ts';
+import type { AnyRequest } from './exchange-builder.ts';
+import { runExchange } from './run-exchange.ts';
 import { logRequest } from './request-log.ts';
 
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -42,23 +42,8 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: AnyR
       log(ex, { status: error.status, bytesOut }, error, 'deny');
     };
 
-    const exchange = buildExchange(req, conn, runtime, startedAt);
-    if (exchange instanceof SluiceError) {
-      refuse({ host: conn.host }, exchange);
-      return;
-    }
-    runSteps(runtime.steps, exchange).then(
-      (refusal) => {
-        if (refusal !== undefined) {
-          refuse(exchange, refusal);
-          return;
-        }
-        forward(exchange, req, res, (error) => sendRefusal(res, error), (result) => log(exchange, result, result.error, 'allow'));
-      },
-      (err: unknown) => {
-        runtime.services.opsLog.error({ err, conn: conn.id }, 'request pipeline failed');
-        refuse(exchange, new SluiceError('upstream_error', 500, 'internal error in sluice'));
-      },
-    );
+    runExchange(req, conn, runtime, startedAt, refuse, (exchange) => {
+      forward(exchange, req, res, (error) => sendRefusal(res, error), (result) => log(exchange, result, result.error, 'allow'));
+    });
   };
 }

@@ -4,10 +4,9 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ConnectionInfo, Exchange } from '../pipeline/exchange.ts';
-import { runSteps } from '../pipeline/step.ts';
 import { SluiceError } from '../errors/codes.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { buildExchange } from './exchange-builder.ts';
+import { runExchange } from './run-exchange.ts';
 import { logRequest } from './request-log.ts';
 import { writeRawRefusal } from './deny-response.ts';
 import { upstreamFailure } from '../upstream/failure.ts';
@@ -34,32 +33,17 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: http
       refuse({ host: conn.host }, new SluiceError('bad_request', 400, `upgrade to ${String(req.headers.upgrade)} is not supported (only websocket)`));
       return;
     }
-    const exchange = buildExchange(req, conn, runtime, startedAt);
-    if (exchange instanceof SluiceError) {
-      refuse({ host: conn.host }, exchange);
-      return;
-    }
-    runSteps(runtime.steps, exchange).then(
-      (refusal) => {
-        if (refusal !== undefined) {
-          refuse(exchange, refusal);
-          return;
-        }
-        const bytesBefore = { in: (socket as { bytesRead?: number }).bytesRead ?? 0, out: (socket as { bytesWritten?: number }).bytesWritten ?? 0 };
-        runtime.websockets.forward(exchange, req, socket, head, ({ status, error }) => {
-          const failure = error === undefined ? undefined : upstreamFailure(error, exchange.host);
-          if (failure !== undefined && status === 0 && socket.writable) writeRawRefusal(socket, failure);
-          logRequest(runtime, conn, request, exchange, {
-            status: status === 0 && failure !== undefined ? failure.status : status,
-            bytesIn: ((socket as { bytesRead?: number }).bytesRead ?? 0) - bytesBefore.in,
-            bytesOut: ((socket as { bytesWritten?: number }).bytesWritten ?? 0) - bytesBefore.out,
-          }, failure, 'allow');
-        });
-      },
-      (err: unknown) => {
-        runtime.services.opsLog.error({ err, conn: conn.id }, 'upgrade pipeline failed');
-        refuse(exchange, new SluiceError('upstream_error', 500, 'internal error in sluice'));
-      },
-    );
+    runExchange(req, conn, runtime, startedAt, refuse, (exchange) => {
+      const bytesBefore = { in: (socket as { bytesRead?: number }).bytesRead ?? 0, out: (socket as { bytesWritten?: number }).bytesWritten ?? 0 };
+      runtime.websockets.forward(exchange, req, socket, head, ({ status, error }) => {
+        const failure = error === undefined ? undefined : upstreamFailure(error, exchange.host);
+        if (failure !== undefined && status === 0 && socket.writable) writeRawRefusal(socket, failure);
+        logRequest(runtime, conn, request, exchange, {
+          status: status === 0 && failure !== undefined ? failure.status : status,
+          bytesIn: ((socket as { bytesRead?: number }).bytesRead ?? 0) - bytesBefore.in,
+          bytesOut: ((socket as { bytesWritten?: number }).bytesWritten ?? 0) - bytesBefore.out,
+        }, failure, 'allow');
+      });
+    });
   };
 }
