@@ -11,7 +11,7 @@ export interface TestResolver {
 /** records: name → addresses (v4 and/or v6). Every other name is NXDOMAIN; nothing is forwarded. */
 export async function startDnsmasq(records: Record<string, string[]>): Promise<TestResolver> {
   const port = await freePort();
-  const args = ['--no-daemon', '--log-facility=-', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--user=root'];
+  const args = ['--no-daemon', '--log-facility=-', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', ...(process.getuid?.() === 0 ? ['--user=root'] : [])];
   for (const [name, addresses] of Object.entries(records)) {
     for (const address of addresses) args.push(`--host-record=${name},${address}`);
   }
