@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -60,6 +60,11 @@ leaf = x509.load_pem_x509_certificate(open(sys.argv[2], "rb").read())
 verifier = PolicyBuilder().store(Store([ca])).build_server_verifier(x509.DNSName(sys.argv[3]))
 print("chain", len(verifier.verify(leaf, [])))
 `;
+// pyca/cryptography >= 42 is part of CI's Python; elsewhere (another python3 first on PATH)
+// its checks are skipped with this note rather than failing. With CI=true they always run.
+const PYCA = process.env.CI === 'true' || spawnSync('python3', ['-c', 'import cryptography.x509.verification'], { timeout: 10_000 }).status === 0;
+if (!PYCA) console.warn('[skipped] pyca/cryptography checks: python3 lacks cryptography.x509.verification (cryptography >= 42)');
+
 async function pyVerify(caPath: string, leafPath: string, host: string): Promise<{ ok: boolean; output: string }> {
   try {
     const { stdout } = await run('python3', ['-c', PY_VERIFY, caPath, leafPath, host], { timeout: 10_000 });
@@ -80,7 +85,7 @@ describe.each(['ecdsa', 'rsa'] as const)('%s leaf', (type) => {
     expect(wrong.output).toMatch(/hostname mismatch/);
   });
 
-  it("verifies under pyca/cryptography's RFC 5280 + CA/B verifier, and only for its name", async () => {
+  it.skipIf(!PYCA)("verifies under pyca/cryptography's RFC 5280 + CA/B verifier, and only for its name", async () => {
     const path = await writePem((await mintLeafCertificate(ca, keys.get(type)!, 'api.example.com')).certPem);
     expect(await pyVerify(ca.certPath, path, 'api.example.com')).toEqual({ ok: true, output: 'chain 2\n' });
     const wrong = await pyVerify(ca.certPath, path, 'other.example.com');
@@ -135,7 +140,7 @@ describe.each(['ecdsa', 'rsa'] as const)('%s leaf', (type) => {
     expect(cert.getExtension(x509.SubjectAlternativeNameExtension)!.critical).toBe(true);
     const path = await writePem(leaf.certPem);
     expect((await strictVerify(ca.certPath, path, name)).ok).toBe(true);
-    expect((await pyVerify(ca.certPath, path, name)).ok).toBe(true);
+    if (PYCA) expect((await pyVerify(ca.certPath, path, name)).ok).toBe(true);
   });
 });
 
@@ -182,7 +187,7 @@ describe('minting rules', () => {
     for (const type of ['ecdsa', 'rsa'] as const) {
       const path = await writePem((await mintLeafCertificate(operatorCa, keys.get(type)!, 'api.example.com')).certPem);
       expect((await strictVerify(operatorCa.certPath, path, 'api.example.com')).ok).toBe(true);
-      expect((await pyVerify(operatorCa.certPath, path, 'api.example.com')).ok).toBe(true);
+      if (PYCA) expect((await pyVerify(operatorCa.certPath, path, 'api.example.com')).ok).toBe(true);
     }
   });
 });
