@@ -1,7 +1,8 @@
 // `sluice run`: start everything, reload on SIGHUP or a changed config file, drain on SIGTERM.
 import { parseArgs } from 'node:util';
 import { watch, type FSWatcher } from 'node:fs';
-import { resolve, relative } from 'node:path';
+import { dirname, join, resolve, relative } from 'node:path';
+import { BUNDLE_FILE } from './env.ts';
 import { loadConfig } from '../config/load.ts';
 import { createOpsLog } from '../audit/ops-log.ts';
 import { startSluice } from '../runtime/sluice.ts';
@@ -16,7 +17,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const shown = near === '' || near.startsWith('..') ? sluice.caCertPath : near;
   process.stderr.write(
     `sluice: ${sluice.caCreated ? 'created a new CA' : 'using the CA'} at ${shown}\n`
-    + `sluice: agents must trust it: NODE_EXTRA_CA_CERTS=${sluice.caCertPath}, or a bundle from \`sluice ca bundle\` for SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE … (\`sluice env\` prints them)\n`
+    + `sluice: agents must trust it: NODE_EXTRA_CA_CERTS=${sluice.caCertPath}; SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE … =${join(dirname(sluice.caCertPath), BUNDLE_FILE)} (system roots + this CA; \`sluice env\` prints them all)\n`
     + `sluice: listening on ${sluice.skippedAddresses.some((a) => a.startsWith('::1:')) ? '127.0.0.1 (::1 unavailable: IPv6 is off)' : '127.0.0.1 and ::1'} — TLS :${sluice.ports.https}, HTTP :${sluice.ports.http}, other TCP :${sluice.ports.deny}, DNS :${sluice.ports.dns}, admin :${sluice.ports.admin}\n`
     + `sluice: ${config.allow.length} allow rule(s) from ${file}; access log ${config.proxy.logDir}/access.ndjson\n`,
   );
