@@ -206,3 +206,23 @@ export function encodeAwsChunked(data: Buffer, chunkSize: number, chain: { secre
   }
   return Buffer.concat(out);
 }
+
+/**
+ * The sluice.toml lines the AWS tests share: S3 names allowed (they resolve to loopback, hence
+ * private = true) and one aws credential whose real pair sluice reads from `${envPrefix}_*`.
+ */
+export function awsCredentialToml(surrogate: { accessKeyId: string; secretAccessKey: string }, envPrefix: string): string {
+  return `[[allow]]
+host = "*.amazonaws.com"
+private = true
+
+[credentials.aws]
+type = "aws"
+hosts = ["*.amazonaws.com"]
+surrogate_access_key_id = "${surrogate.accessKeyId}"
+surrogate_secret_access_key = "${surrogate.secretAccessKey}"
+access_key_id = { env = "${envPrefix}_ACCESS_KEY_ID" }
+secret_access_key = { env = "${envPrefix}_SECRET_ACCESS_KEY" }
+session_token = { env = "${envPrefix}_SESSION_TOKEN", optional = true }
+`;
+}

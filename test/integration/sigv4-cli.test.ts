@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createTestPki, type TestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
-import { startSigV4Origin, type SigV4Origin } from '../helpers/sigv4-origin.ts';
+import { startSigV4Origin, type SigV4Origin, awsCredentialToml } from '../helpers/sigv4-origin.ts';
 import { run } from '../helpers/process.ts';
 import { which } from '../helpers/netns.ts';
 
@@ -58,19 +58,7 @@ https_port = ${origin.port}
 [dns]
 upstream = "${dns.address}"
 
-[[allow]]
-host = "*.amazonaws.com"
-private = true
-
-[credentials.aws]
-type = "aws"
-hosts = ["*.amazonaws.com"]
-surrogate_access_key_id = "${SURROGATE.accessKeyId}"
-surrogate_secret_access_key = "${SURROGATE.secretAccessKey}"
-access_key_id = { env = "SLUICE_IT_AWS_ACCESS_KEY_ID" }
-secret_access_key = { env = "SLUICE_IT_AWS_SECRET_ACCESS_KEY" }
-session_token = { env = "SLUICE_IT_AWS_SESSION_TOKEN", optional = true }
-`);
+${awsCredentialToml(SURROGATE, 'SLUICE_IT_AWS')}`);
   dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
   hosts = join(dir, 'hosts');
   writeFileSync(hosts, `127.0.0.1 localhost\n127.0.0.1 ${S3}\n127.0.0.1 ${VHOST}\n`);

@@ -21,6 +21,7 @@ import { createTestPki, type TestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { startAwsOrigin, type RunningAwsOrigin } from '../e2e/aws-origin.ts';
+import { awsCredentialToml } from '../helpers/sigv4-origin.ts';
 
 // A full collection on demand, without a command-line flag for the test worker.
 v8.setFlagsFromString('--expose-gc');
@@ -98,19 +99,7 @@ https_port = ${origin.ports[0]}
 [dns]
 upstream = "${dns.address}"
 
-[[allow]]
-host = "*.amazonaws.com"
-private = true
-
-[credentials.aws]
-type = "aws"
-hosts = ["*.amazonaws.com"]
-surrogate_access_key_id = "${SURROGATE.accessKeyId}"
-surrogate_secret_access_key = "${SURROGATE.secretAccessKey}"
-access_key_id = { env = "SLUICE_MPU_AWS_ACCESS_KEY_ID" }
-secret_access_key = { env = "SLUICE_MPU_AWS_SECRET_ACCESS_KEY" }
-session_token = { env = "SLUICE_MPU_AWS_SESSION_TOKEN", optional = true }
-`);
+${awsCredentialToml(SURROGATE, 'SLUICE_MPU_AWS')}`);
   const ca = readFileSync(t.caCert, 'utf8');
   const port = t.sluice.ports.https;
   agent = new https.Agent({ keepAlive: true, ca });

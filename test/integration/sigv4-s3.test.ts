@@ -13,7 +13,7 @@ import { Sha256 } from '../../src/sigv4/crypto.ts';
 import { createTestPki, type TestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
-import { startSigV4Origin, encodeAwsChunked, decodeAwsChunked, type SigV4Origin } from '../helpers/sigv4-origin.ts';
+import { startSigV4Origin, encodeAwsChunked, decodeAwsChunked, type SigV4Origin, awsCredentialToml } from '../helpers/sigv4-origin.ts';
 
 const BUCKET = 'sluice-it';
 const STS = 'sts.us-east-1.amazonaws.com';
@@ -63,19 +63,7 @@ max_buffered_body_bytes = ${MAX_BUFFERED}
 [dns]
 upstream = "${dns.address}"
 
-[[allow]]
-host = "*.amazonaws.com"
-private = true
-
-[credentials.aws]
-type = "aws"
-hosts = ["*.amazonaws.com"]
-surrogate_access_key_id = "${SURROGATE.accessKeyId}"
-surrogate_secret_access_key = "${SURROGATE.secretAccessKey}"
-access_key_id = { env = "SLUICE_IT_AWS_ACCESS_KEY_ID" }
-secret_access_key = { env = "SLUICE_IT_AWS_SECRET_ACCESS_KEY" }
-session_token = { env = "SLUICE_IT_AWS_SESSION_TOKEN", optional = true }
-`);
+${awsCredentialToml(SURROGATE, 'SLUICE_IT_AWS')}`);
   ca = readFileSync(t.caCert, 'utf8');
   agent = agentTo(t.sluice.ports.https);
 }, 60_000);
