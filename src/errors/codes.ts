@@ -29,6 +29,12 @@ export const DENY_REASONS = {
   tls_error: 'the TLS handshake with the client failed',
   shutting_down: 'sluice is shutting down',
   audit_log_unavailable: 'the LLM audit log cannot be written (log.on_failure = "block")',
+  credential_over_plaintext: 'a credential would be sent over plain HTTP (set plaintext = true to allow)',
+  over_capacity: 'a buffer cap or the global buffer budget is exhausted (503)',
+  model_not_allowed: 'the LLM request names a model outside the allow rule',
+  max_tokens_exceeded: 'the LLM request asks for more tokens than the allow rule permits',
+  rate_limited: 'the requests-per-minute budget is spent (429, Retry-After)',
+  budget_exhausted: 'the daily token or spend budget is spent (429, Retry-After)',
 } as const;
 
 export type DenyReason = keyof typeof DENY_REASONS;
