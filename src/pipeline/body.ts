@@ -16,6 +16,12 @@ export interface RequestBodyTransform {
   end(): Buffer | SluiceError;
 }
 
+/** Filters one stream of payload bytes; may hold bytes back until a later push or `end`. */
+export interface PayloadFilter {
+  push(chunk: Buffer): Buffer;
+  end(): Buffer;
+}
+
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
 /**
@@ -28,6 +34,14 @@ export interface ResponseHook {
   /** True if this hook must see decoded bytes (the agent then receives the decoded body). */
   readonly needsPlaintext: boolean;
   start?(status: number, headers: ResponseHeaders): void;
+  /** Rewrites the HTTP/1 reason phrase (an upstream may echo anything there). */
+  reason?(text: string): string;
+  /**
+   * A fresh filter for the payload of one WebSocket message (or control frame) the server sends
+   * after a 101. A hook that must see every byte from the upstream implements it; without any
+   * such hook the relay passes frames through unchanged.
+   */
+  message?(): PayloadFilter;
   data?(chunk: Buffer): Buffer;
   end?(): Buffer | undefined;
   done?(outcome: 'complete' | 'cut_off' | 'client_aborted' | 'error', status: number): void;

@@ -145,7 +145,9 @@ export function forward(
         }
         for (const hook of hooks) hook.start?.(statusCode, headersOut);
       }
-      if (req.httpVersionMajor === 1 && statusMessage) out.writeHead(statusCode, statusMessage, headersOut as http.OutgoingHttpHeaders);
+      let reason = statusMessage;
+      if (reason) for (const hook of hooks) if (hook.reason !== undefined) reason = hook.reason(reason);
+      if (req.httpVersionMajor === 1 && reason) out.writeHead(statusCode, reason, headersOut as http.OutgoingHttpHeaders);
       else out.writeHead(statusCode, headersOut as http.OutgoingHttpHeaders);
     },
     onResponseData(c, chunk) {

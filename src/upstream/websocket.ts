@@ -1,15 +1,20 @@
-// WebSocket upgrades (e.g. realtime LLM APIs), forwarded with http-proxy-3, which handles the
-// upgrade handshake, a non-101 answer, and the byte pipe in both directions. Its connections go
-// through agents whose lookup is sluice's checked resolver, so an upgrade, too, dials only an
-// address that passed the private-address check, and verifies the upstream certificate.
+// WebSocket upgrades (e.g. realtime LLM APIs). sluice performs the upstream handshake itself
+// rather than piping raw bytes (http-proxy-3 did, until a review found that an upstream could
+// echo a swapped key back through the 101's headers, a refusal's body or the frames after it):
+// every byte from the upstream passes the exchange's response hooks, the same ones a plain
+// response passes. The connection dials only an address that passed the private-address check
+// (the agents' lookup is sluice's checked resolver) and verifies the upstream certificate.
 import http from 'node:http';
 import https from 'node:https';
 import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { LookupFunction } from 'node:net';
-import { createProxyServer } from 'http-proxy-3';
 import type { Exchange } from '../pipeline/exchange.ts';
+import type { PayloadFilter, ResponseHeaders, ResponseHook } from '../pipeline/body.ts';
 import type { CheckedResolver } from './resolve.ts';
+import { createResponseDecoder } from './response-decoder.ts';
+import { createFrameRewriter } from './websocket-rewrite.ts';
+import { SluiceError } from '../errors/codes.ts';
 
 export interface UpgradeResult {
   /** 101 when the upstream switched protocols, its status when it refused, 0 on failure. */
@@ -35,8 +40,76 @@ function checkedLookup(resolver: CheckedResolver, allowPrivate: boolean): Lookup
   }) as LookupFunction;
 }
 
+/** Hop-by-hop and framing headers that sluice sets itself on the relayed answer. */
+const OWN_HEADERS = new Set(['connection', 'upgrade', 'transfer-encoding', 'content-length', 'keep-alive']);
+
+function headBlock(statusLine: string, headers: ResponseHeaders, extra: string[]): string {
+  const lines = [statusLine];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || OWN_HEADERS.has(name)) continue;
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v.replace(/[\r\n]/g, ' ')}`);
+  }
+  lines.push(...extra);
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+function copyHeaders(headers: http.IncomingHttpHeaders): ResponseHeaders {
+  const out: ResponseHeaders = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = v;
+  return out;
+}
+
+/** A refusal from the upstream (any status but 101): scrubbed head and body, then close. */
+function relayRefusal(res: http.IncomingMessage, socket: Duplex, hooks: readonly ResponseHook[]): void {
+  const status = res.statusCode ?? 502;
+  const headers = copyHeaders(res.headers);
+  let body: NodeJS.ReadableStream = res;
+  if (hooks.some((h) => h.needsPlaintext) && headers['content-encoding'] !== undefined) {
+    const decoder = createResponseDecoder(String(headers['content-encoding']));
+    if (decoder === undefined) {
+      res.destroy();
+      socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    delete headers['content-encoding'];
+    decoder.on('error', () => socket.destroy());
+    body = res.pipe(decoder);
+  }
+  // The body's length may change under the scrub: it is delimited by closing the connection.
+  delete headers['content-length'];
+  for (const hook of hooks) hook.start?.(status, headers);
+  let reason = res.statusMessage ?? '';
+  for (const hook of hooks) if (hook.reason !== undefined) reason = hook.reason(reason);
+  socket.write(headBlock(`HTTP/1.1 ${status} ${reason.replace(/[\r\n]/g, ' ')}`.trimEnd(), headers, ['connection: close']));
+  const pass = (chunk: Buffer): Buffer => {
+    let data = chunk;
+    for (const hook of hooks) if (hook.data !== undefined) data = hook.data(data);
+    return data;
+  };
+  body.on('data', (chunk: Buffer) => {
+    const data = pass(chunk);
+    if (data.length > 0 && !socket.write(data)) {
+      res.pause();
+      socket.once('drain', () => res.resume());
+    }
+  });
+  body.on('end', () => {
+    for (let i = 0; i < hooks.length; i++) {
+      let rest = (hooks[i] as ResponseHook).end?.();
+      for (let k = i + 1; k < hooks.length && rest !== undefined; k++) {
+        const later = hooks[k] as ResponseHook;
+        if (later.data !== undefined) rest = later.data(rest);
+      }
+      if (rest !== undefined && rest.length > 0) socket.write(rest);
+    }
+    socket.end();
+  });
+  res.on('error', () => socket.destroy());
+}
+
 export function createWebSocketForwarder(resolver: CheckedResolver, trust: tls.SecureContext, connectTimeoutMs: number): WebSocketForwarder {
   const agents = new Map<string, http.Agent>();
+  const open = new Set<Duplex>();
   const agentFor = (secure: boolean, allowPrivate: boolean): http.Agent => {
     const key = `${secure}:${allowPrivate}`;
     let agent = agents.get(key);
@@ -50,40 +123,90 @@ export function createWebSocketForwarder(resolver: CheckedResolver, trust: tls.S
     return agent;
   };
 
-  const proxy = createProxyServer({ ws: true, xfwd: false, secure: true, prependPath: false });
-  // The log line is written when the upstream answers the upgrade, not when the socket
-  // closes: a WebSocket may stay open for hours.
-  const pending = new WeakMap<http.IncomingMessage, (status: number, error: Error | undefined) => void>();
-  proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, req: http.IncomingMessage) => {
-    const report = pending.get(req);
-    if (report === undefined) return;
-    proxyReq.once('upgrade', () => report(101, undefined));
-    proxyReq.once('response', (res: http.IncomingMessage) => report(res.statusCode ?? 0, undefined));
-  });
-
   return {
     forward(ex, req, socket, head, done) {
       const secure = ex.conn.listener === 'tls';
-      const host = ex.host.includes(':') ? `[${ex.host}]` : ex.host;
+      const hooks = ex.response;
+      const rewrite = hooks.filter((h) => h.message !== undefined);
       // What the steps decided is what goes upstream: their headers, plus the upgrade itself.
-      req.headers = { ...ex.headers, host: ex.authority, connection: 'Upgrade', upgrade: String(req.headers.upgrade ?? 'websocket') } as http.IncomingHttpHeaders;
-      req.url = ex.path;
+      const headers: http.OutgoingHttpHeaders = { ...ex.headers, host: ex.authority, connection: 'Upgrade', upgrade: String(req.headers.upgrade ?? 'websocket') };
+      // Frames that must be rewritten cannot be compressed: offer no extension upstream.
+      if (rewrite.length > 0) delete headers['sec-websocket-extensions'];
       let reported = false;
       const report = (status: number, error: Error | undefined): void => {
         if (reported) return;
         reported = true;
         done({ status, error });
       };
-      pending.set(req, report);
-      socket.once('close', () => report(0, new Error('the client closed before the upstream answered')));
-      proxy.ws(req, socket as never, head, {
-        target: `${secure ? 'https' : 'http'}://${host}:${ex.conn.upstreamPort}`,
+      const upstreamReq = (secure ? https : http).request({
+        host: ex.host,
+        port: ex.conn.upstreamPort,
+        servername: secure ? ex.host : undefined,
+        method: req.method,
+        path: ex.path,
+        headers,
         agent: agentFor(secure, ex.rule?.private === true),
-      }, (err: Error) => report(0, err));
+        timeout: connectTimeoutMs,
+      });
+      socket.once('close', () => {
+        upstreamReq.destroy();
+        report(0, new Error('the client closed before the upstream answered'));
+      });
+      upstreamReq.once('timeout', () => upstreamReq.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })));
+      upstreamReq.once('error', (err) => report(0, err));
+      upstreamReq.once('response', (res) => {
+        report(res.statusCode ?? 0, undefined);
+        relayRefusal(res, socket, hooks);
+      });
+      upstreamReq.once('upgrade', (res, upstream: Duplex, upstreamHead: Buffer) => {
+        upstreamReq.setTimeout(0);
+        const answer = copyHeaders(res.headers);
+        if (rewrite.length > 0 && answer['sec-websocket-extensions'] !== undefined) {
+          // The server chose an extension that was not offered: its frames cannot be read.
+          upstream.destroy();
+          socket.destroy();
+          report(0, new SluiceError('upstream_error', 502, 'the upstream negotiated a WebSocket extension that was not offered'));
+          return;
+        }
+        for (const hook of hooks) hook.start?.(101, answer);
+        socket.write(headBlock('HTTP/1.1 101 Switching Protocols', answer, ['connection: Upgrade', `upgrade: ${String(res.headers.upgrade ?? 'websocket')}`]));
+        report(101, undefined);
+        open.add(socket);
+        socket.once('close', () => {
+          open.delete(socket);
+          upstream.destroy();
+        });
+        upstream.once('close', () => socket.destroy());
+        upstream.on('error', () => socket.destroy());
+        if (head.length > 0) upstream.write(head);
+        socket.pipe(upstream);
+        if (rewrite.length === 0) {
+          if (upstreamHead.length > 0) socket.write(upstreamHead);
+          upstream.pipe(socket);
+          return;
+        }
+        // Several rewriting hooks chain like the response hooks: each one's output feeds the next.
+        const newFilter = (): PayloadFilter => {
+          const filters = rewrite.map((h) => (h.message as NonNullable<ResponseHook['message']>)());
+          const through = (data: Buffer, from: number): Buffer => filters.slice(from).reduce((d, f) => f.push(d), data);
+          return {
+            push: (chunk) => through(chunk, 0),
+            end: () => Buffer.concat(filters.map((f, i) => through(f.end(), i + 1))),
+          };
+        };
+        const rewriter = createFrameRewriter(newFilter);
+        rewriter.on('error', () => {
+          upstream.destroy();
+          socket.destroy();
+        });
+        if (upstreamHead.length > 0) rewriter.write(upstreamHead);
+        upstream.pipe(rewriter).pipe(socket);
+      });
+      upstreamReq.end();
     },
     close() {
+      for (const s of open) s.destroy();
       for (const agent of agents.values()) agent.destroy();
-      proxy.close();
     },
   };
 }

@@ -15,6 +15,9 @@ export function responseScrubHook(ex: Exchange): ResponseHook {
   return {
     name: 'credentials-scrub',
     needsPlaintext: true,
+    reason: (text) => store.scrub(text),
+    // Each WebSocket message from the server is a stream of its own (the relay re-frames it).
+    message: () => store.responseScrubber(false),
     start(_status, headers) {
       for (const name in headers) {
         const value = headers[name];
