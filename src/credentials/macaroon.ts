@@ -12,7 +12,8 @@
 // Every caveat must hold (so a later one can only narrow); an unknown caveat fails closed.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hostPatternsOverlap, parseHostPattern } from '../config/host-pattern.ts';
+import { parseHostPattern } from '../config/host-pattern.ts';
+import { hostPatternsOverlap } from '../names/host.ts';
 import { compilePathGlob, pathGlobError } from '../steps/policy/path-glob.ts';
 
 export const TOKEN_PREFIX = 'sluice_mt_';

@@ -1,19 +1,24 @@
 // The one place that holds real secret values. Built once per configuration load (a reload
-// builds a new one, re-reading files and variables); everything else asks it questions —
-// "is there a surrogate in this text?", "a real secret?", "redact this", "swap this" — and never
-// gets a value back, except where it must go: the request sent to the credential's host.
+// builds a new one, re-reading files and variables through secret-sources.ts); everything else
+// asks it questions — "is there a surrogate in this text?", "a real secret?", "redact this",
+// "scrub this" — and never gets a value back, except where it must go: the request sent to the
+// credential's host, and the AWS keys the sigv4 step signs with.
+//
+// Real values are recognised in every form a server commonly echoes (secret-forms.ts: literal,
+// percent-encoded, JSON-escaped, base64 at any offset) on both sides: an agent cannot smuggle
+// one out encoded, and an upstream's echo cannot reach the agent encoded.
 
-import { readFileSync } from 'node:fs';
-import type { Config, Credential, SecretSource } from '../config/types.ts';
-import { hostPatternsOverlap } from '../config/host-pattern.ts';
-import { TOKEN_PATTERN, TOKEN_PREFIX, parseToken, verifyTokenSignature, type ParsedToken } from './macaroon.ts';
-import { readMintKey } from './mint-key.ts';
-import { createStreamReplacer, createStreamScanner, type StreamReplacer } from './stream-replace.ts';
+import type { Config, Credential } from '../config/types.ts';
+import { hostPatternsOverlap } from '../names/host.ts';
+import { TOKEN_PREFIX, parseToken, type ParsedToken } from './macaroon.ts';
+import { findTokens, replaceTokens } from './token-scan.ts';
+import { describeSecretProblem, readSecretValues, type SecretValue } from './secret-sources.ts';
+import { createTokenVerifier } from './token-verifier.ts';
+import { formsPattern, literalPattern, type PatternValue, type ScanPattern } from './secret-forms.ts';
+import { replacementFor } from './same-form.ts';
+import { createStreamReplacer, createStreamScanner, findIn, replaceAll, type StreamOptions, type StreamReplacer } from './stream-replace.ts';
+import { createGrpcFrameTracker } from './grpc-frames.ts';
 
-/** Shorter values would match inside ordinary text and refuse or mangle unrelated requests. */
-export const MIN_SECRET_LENGTH = 8;
-/** How often a missing mint key is looked for again (`sluice mint` may create it later). */
-const MINT_KEY_RETRY_MS = 2_000;
 /** Host names whose credential scope is remembered (cleared whole when full). */
 const SCOPE_CACHE_SIZE = 1_000;
 
@@ -22,25 +27,25 @@ export interface SecretStoreOptions {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** One real value, with what the agent should see in its place. */
-interface RealValue {
-  credential: Credential;
-  field: 'secret' | 'access_key_id' | 'secret_access_key' | 'session_token';
-  value: string;
-  /** The surrogate for this value, or undefined (an AWS session token has none). */
-  surrogate: string | undefined;
-}
-
-interface SurrogateValue {
-  credential: Credential;
-  value: string;
-}
-
 export type BodyFinding = { kind: 'real_secret' | 'surrogate'; credential: string };
+
+/** What a streaming scan knows of the stream's framing. */
+export interface StreamFraming {
+  /** The body is gRPC (application/grpc…): whole messages are released at once. */
+  grpc?: boolean;
+}
+
+function streamOptions(framing: StreamFraming | undefined): StreamOptions {
+  return framing?.grpc === true ? { frames: createGrpcFrameTracker() } : {};
+}
 
 export interface BodyWatch {
   push(chunk: Buffer): Buffer | BodyFinding;
-  end(): Buffer;
+  end(): Buffer | BodyFinding;
+  /** Releases what is held (or the finding in it) mid-body; the watch goes on. */
+  flush(): Buffer | BodyFinding;
+  /** Bytes held back until more arrive or the body ends, whatever they are. */
+  readonly window: number;
 }
 
 export interface SecretStore {
@@ -49,11 +54,15 @@ export interface SecretStore {
   scopedTo(host: string): readonly Credential[];
   /** The credential whose surrogate, or a minted token for it, occurs in text. */
   findSurrogate(text: string, options?: { ignoreCase?: boolean }): Credential | undefined;
-  /** The credential one of whose real values occurs in text. */
+  /** The credential one of whose real values occurs in text, in any echoed form. */
   findRealSecret(text: string, options?: { ignoreCase?: boolean }): Credential | undefined;
-  /** Every surrogate, minted token and real value (also percent-encoded) → `[REDACTED:name]`. */
+  /** Every surrogate, minted token and real value (in any echoed form) → `[REDACTED:name]`. */
   redact(text: string): string;
-  /** Every real value → its surrogate (`[REDACTED:name]` where there is none): what the agent may see. */
+  /**
+   * Every real value, in any echoed form → its surrogate in the same form (`[REDACTED:name]`
+   * where there is none; a same-length marker for base64): what the agent may see. For whole
+   * texts: header values, the HTTP/1 reason phrase.
+   */
   scrub(text: string): string;
   /** True if the body scrub can change a body's length; responseScrubber(true) never does. */
   readonly scrubChangesLength: boolean;
@@ -62,11 +71,17 @@ export interface SecretStore {
   /** Checks a token's signature with the mint key; 'no_key' when sluice has none. */
   verifyToken(token: ParsedToken): boolean | 'no_key';
   /** Streaming swap of a bearer credential's surrogate in request bodies. */
-  bodySwapper(name: string): { replacer: StreamReplacer; changesLength: boolean };
-  /** Streaming scrub of response bodies (see scrub); `keepLength` when Content-Length was promised. */
-  responseScrubber(keepLength: boolean): StreamReplacer;
+  bodySwapper(name: string, framing?: StreamFraming): { replacer: StreamReplacer; changesLength: boolean };
+  /**
+   * Streaming scrub (see scrub) of one stream from a credential host: a response body, or one
+   * WebSocket message. `keepLength` when a length was promised: each replacement is then
+   * exactly as long as the echo it replaces. Holds back `scrubWindow` bytes until end().
+   */
+  responseScrubber(keepLength: boolean, framing?: StreamFraming): StreamReplacer;
+  /** Bytes responseScrubber holds back until more arrive or the stream ends. */
+  readonly scrubWindow: number;
   /** Streaming watch of a request body for real values and for the surrogates of `surrogatesOf`. */
-  bodyWatch(surrogatesOf: readonly Credential[]): BodyWatch;
+  bodyWatch(surrogatesOf: readonly Credential[], framing?: StreamFraming): BodyWatch;
   /**
    * The real key pair (and session token) of an AWS credential, for the sigv4 step to sign
    * with, and for nothing else: signing needs the secret itself.
@@ -80,143 +95,54 @@ export interface RealAwsKeys {
   readonly sessionToken: string | undefined;
 }
 
-function describeSource(source: SecretSource): string {
-  return source.kind === 'env' ? `environment variable ${source.name}` : `secret file ${source.path}`;
-}
-
-/** Reads one source; undefined only for an optional source that is absent. Trimmed like `sluice check`. */
-function readSource(key: string, source: SecretSource, env: Readonly<Record<string, string | undefined>>): string | undefined {
-  let raw: string | undefined;
-  if (source.kind === 'env') {
-    raw = env[source.name];
-  } else {
-    try {
-      const bytes = readFileSync(source.path);
-      raw = bytes.toString('utf8');
-      bytes.fill(0);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' || !source.optional) {
-        const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'is not readable by sluice (permission denied)' : `cannot be read (${code ?? 'error'})`;
-        throw new Error(`${key}: ${describeSource(source)} ${why}`);
-      }
-    }
-  }
-  const value = raw?.trim();
-  if (value === undefined || value === '') {
-    if (source.optional) return undefined;
-    throw new Error(`${key}: ${describeSource(source)} ${raw === undefined ? 'is not set' : 'is empty'}`);
-  }
-  if (value.length < MIN_SECRET_LENGTH) {
-    throw new Error(`${key}: the value in ${describeSource(source)} is ${value.length} characters; sluice needs at least ${MIN_SECRET_LENGTH} to recognise it safely`);
-  }
-  return value;
-}
-
-function readValues(config: Config, env: Readonly<Record<string, string | undefined>>): { real: RealValue[]; surrogates: SurrogateValue[] } {
-  const real: RealValue[] = [];
-  const surrogates: SurrogateValue[] = [];
-  for (const credential of config.credentials) {
-    const key = `credentials.${credential.name}`;
-    switch (credential.type) {
-      case 'bearer': {
-        const value = readSource(`${key}.secret`, credential.secret, env) as string;
-        real.push({ credential, field: 'secret', value, surrogate: credential.surrogate });
-        surrogates.push({ credential, value: credential.surrogate });
-        break;
-      }
-      case 'aws': {
-        const id = readSource(`${key}.access_key_id`, credential.accessKeyId, env) as string;
-        const secret = readSource(`${key}.secret_access_key`, credential.secretAccessKey, env) as string;
-        real.push({ credential, field: 'access_key_id', value: id, surrogate: credential.surrogateAccessKeyId });
-        real.push({ credential, field: 'secret_access_key', value: secret, surrogate: credential.surrogateSecretAccessKey });
-        if (credential.sessionToken !== undefined) {
-          const token = readSource(`${key}.session_token`, credential.sessionToken, env);
-          if (token !== undefined) real.push({ credential, field: 'session_token', value: token, surrogate: undefined });
-        }
-        surrogates.push({ credential, value: credential.surrogateAccessKeyId });
-        surrogates.push({ credential, value: credential.surrogateSecretAccessKey });
-        break;
-      }
-      default: {
-        const unknown: never = credential;
-        throw new Error(`unhandled credential type in ${JSON.stringify(unknown)}`);
-      }
-    }
-  }
-  // A secret inside a surrogate (or the reverse) would make every use of the surrogate look
-  // like a leaked secret, or a swap produce a surrogate again.
-  for (const r of real) {
-    for (const s of surrogates) {
-      if (r.value.includes(s.value) || s.value.includes(r.value)) {
-        throw new Error(`credentials.${r.credential.name}: a real secret value contains, or is contained in, the surrogate of credential "${s.credential.name}"; use a different surrogate`);
-      }
-    }
-  }
-  return { real, surrogates };
-}
-
 function marker(credential: Credential | string): string {
   return `[REDACTED:${typeof credential === 'string' ? credential : credential.name}]`;
 }
 
-/** The value and its percent-encoded form, when that differs (URLs carry it encoded). */
-function spellings(value: string): string[] {
-  const encoded = encodeURIComponent(value);
-  return encoded === value ? [value] : [value, encoded];
-}
-
-function replaceEvery(text: string, pairs: ReadonlyArray<readonly [string, string]>): string {
-  let out = text;
-  for (const [from, to] of pairs) if (out.includes(from)) out = out.split(from).join(to);
-  return out;
-}
-
-/** `to` made exactly `length` bytes long: padded with '*' or cut. */
-function sameLength(to: Buffer, length: number): Buffer {
-  if (to.length === length) return to;
-  if (to.length > length) return to.subarray(0, length);
-  return Buffer.concat([to, Buffer.alloc(length - to.length, '*')]);
+function surrogatesOf(credential: Credential): string[] {
+  return credential.type === 'bearer' ? [credential.surrogate] : [credential.surrogateAccessKeyId, credential.surrogateSecretAccessKey];
 }
 
 export function createSecretStore(config: Config, options: SecretStoreOptions = {}): SecretStore {
-  const { real, surrogates } = readValues(config, options.env ?? process.env);
+  const { values: real, problems } = readSecretValues(config, options.env ?? process.env);
+  if (problems.length > 0) throw new Error(problems.map((p) => describeSecretProblem(p)).join('\n'));
   const byName = new Map(config.credentials.map((c) => [c.name, c]));
-  const realLower = real.map((r) => ({ ...r, lower: r.value.toLowerCase() }));
+  const surrogates = config.credentials.flatMap((credential) => surrogatesOf(credential).map((value) => ({ credential, value })));
   const surrogateLower = surrogates.map((s) => ({ ...s, lower: s.value.toLowerCase() }));
 
-  // Longest first, so a value is never cut by a shorter one inside it.
-  const redactPairs: Array<readonly [string, string]> = [...real, ...surrogates]
-    .flatMap((v) => spellings(v.value).map((s) => [s, marker(v.credential)] as const))
-    .sort((a, b) => b[0].length - a[0].length);
-  const scrubPairs: Array<readonly [string, string]> = real
-    .map((r) => [r.value, r.surrogate ?? marker(r.credential)] as const)
-    .sort((a, b) => b[0].length - a[0].length);
+  // Patterns are made once per load, not per request.
+  const realForms: PatternValue[] = real.map((r) => ({ text: r.value, base64: true }));
+  const realPattern = formsPattern(realForms);
+  const realPatternLower = formsPattern(realForms, { ignoreCase: true });
+  const redactPattern = formsPattern([...realForms, ...surrogates.map((s) => ({ text: s.value, base64: false }))]);
+  const redactNames = [...real.map((r) => r.credential.name), ...surrogates.map((s) => s.credential.name)];
+  const scrubTo = real.map((r) => r.surrogate ?? marker(r.credential));
+  const scrubber = (keepLength: boolean, framing?: StreamFraming): StreamReplacer =>
+    createStreamReplacer(realPattern, (raw, needle) => replacementFor(raw, needle, scrubTo[needle.value] as string, keepLength), streamOptions(framing));
 
-  // Byte forms for the streaming scans, made once per load rather than per request. A body
-  // whose length was promised (Content-Length) gets replacements of the echoed value's length
-  // (the surrogate padded with '*' or cut), so the promise stays true: S3 downloads and many
-  // clients need it. Other bodies get the surrogate itself.
-  const scrubBytes = scrubPairs.map(([from, to]) => ({ from: Buffer.from(from, 'utf8'), to: Buffer.from(to, 'utf8') }));
-  const scrubBytesSameLength = scrubBytes.map(({ from, to }) => ({ from, to: sameLength(to, from.length) }));
-  const realNeedles: Buffer[] = [];
-  const realFindings: BodyFinding[] = [];
-  for (const r of real) {
-    for (const spelling of spellings(r.value)) {
-      realNeedles.push(Buffer.from(spelling, 'utf8'));
-      realFindings.push({ kind: 'real_secret', credential: r.credential.name });
+  // The body watch's pattern depends on which surrogates are misplaced on the host: a few sets per config.
+  const watchPatterns = new Map<string, { pattern: ScanPattern; findings: BodyFinding[] }>();
+  const watchPattern = (misplaced: readonly Credential[]): { pattern: ScanPattern; findings: BodyFinding[] } => {
+    const key = misplaced.map((c) => c.name).join('\n');
+    let entry = watchPatterns.get(key);
+    if (entry === undefined) {
+      const extra = surrogates.filter((s) => misplaced.includes(s.credential));
+      entry = {
+        pattern: formsPattern([...realForms, ...extra.map((s) => ({ text: s.value, base64: false }))]),
+        findings: [
+          ...real.map((r): BodyFinding => ({ kind: 'real_secret', credential: r.credential.name })),
+          ...extra.map((s): BodyFinding => ({ kind: 'surrogate', credential: s.credential.name })),
+        ],
+      };
+      watchPatterns.set(key, entry);
     }
-  }
-  const surrogateNeedles = surrogates.map((s) => ({ credential: s.credential, bytes: Buffer.from(s.value, 'utf8') }));
+    return entry;
+  };
 
   const scopeCache = new Map<string, readonly Credential[]>();
-  let mintKey = readMintKey(config.proxy.caDir);
-  let mintKeyCheckedAt = Date.now();
-
-  const tokenCredential = (token: string): Credential | undefined => {
-    const parsed = parseToken(token);
-    return parsed === undefined ? undefined : byName.get(parsed.credential);
-  };
+  const verifyToken = createTokenVerifier(config.proxy.caDir);
+  const realOf = (credential: Credential, field: SecretValue['field']): string | undefined =>
+    real.find((r) => r.credential === credential && r.field === field)?.value;
 
   return {
     credentials: config.credentials,
@@ -233,13 +159,15 @@ export function createSecretStore(config: Config, options: SecretStoreOptions = 
     },
 
     findSurrogate(text, opts) {
-      const haystack = opts?.ignoreCase === true ? text.toLowerCase() : text;
+      const ignoreCase = opts?.ignoreCase === true;
+      const haystack = ignoreCase ? text.toLowerCase() : text;
       for (const s of surrogateLower) {
-        if (haystack.includes(opts?.ignoreCase === true ? s.lower : s.value)) return s.credential;
+        if (haystack.includes(ignoreCase ? s.lower : s.value)) return s.credential;
       }
-      if (haystack.includes(opts?.ignoreCase === true ? TOKEN_PREFIX.toLowerCase() : TOKEN_PREFIX)) {
-        for (const m of text.matchAll(TOKEN_PATTERN)) {
-          const credential = tokenCredential(m[0]);
+      if (haystack.includes(ignoreCase ? TOKEN_PREFIX.toLowerCase() : TOKEN_PREFIX)) {
+        for (const token of findTokens(text)) {
+          const parsed = parseToken(token);
+          const credential = parsed === undefined ? undefined : byName.get(parsed.credential);
           if (credential !== undefined) return credential;
         }
       }
@@ -247,26 +175,28 @@ export function createSecretStore(config: Config, options: SecretStoreOptions = 
     },
 
     findRealSecret(text, opts) {
-      const haystack = opts?.ignoreCase === true ? text.toLowerCase() : text;
-      for (const r of realLower) {
-        if (haystack.includes(opts?.ignoreCase === true ? r.lower : r.value)) return r.credential;
-      }
-      return undefined;
+      const ignoreCase = opts?.ignoreCase === true;
+      const needle = findIn(ignoreCase ? realPatternLower : realPattern, Buffer.from(ignoreCase ? text.toLowerCase() : text, 'utf8'));
+      return needle === undefined ? undefined : real[needle.value]?.credential;
     },
 
     redact(text) {
-      let out = replaceEvery(text, redactPairs);
-      if (out.includes(TOKEN_PREFIX)) {
-        out = out.replace(TOKEN_PATTERN, (token) => marker(parseToken(token)?.credential ?? 'token'));
+      let out = text;
+      if (redactPattern.needles.length > 0) {
+        out = replaceAll(redactPattern, Buffer.from(text, 'utf8'), (_raw, needle) => Buffer.from(marker(redactNames[needle.value] as string))).toString('utf8');
       }
+      if (out.includes(TOKEN_PREFIX)) out = replaceTokens(out, (token) => marker(parseToken(token)?.credential ?? 'token'));
       return out;
     },
 
     scrub(text) {
-      return replaceEvery(text, scrubPairs);
+      if (realPattern.needles.length === 0) return text;
+      return replaceAll(realPattern, Buffer.from(text, 'utf8'), (raw, needle) => replacementFor(raw, needle, scrubTo[needle.value] as string, false)).toString('utf8');
     },
 
-    scrubChangesLength: scrubPairs.some(([from, to]) => Buffer.byteLength(from) !== Buffer.byteLength(to)),
+    scrubChangesLength: real.some((r, i) => Buffer.byteLength(r.value) !== Buffer.byteLength(scrubTo[i] as string)) || realPattern.needles.some((n) => n.kind === 'base64'),
+
+    scrubWindow: realPattern.window,
 
     swap(text, name, presented) {
       const credential = byName.get(name);
@@ -274,58 +204,40 @@ export function createSecretStore(config: Config, options: SecretStoreOptions = 
       if (presented !== credential.surrogate && !presented.startsWith(TOKEN_PREFIX)) {
         throw new Error(`swap of credential "${name}" asked for something that is not its surrogate or a token`);
       }
-      const value = real.find((r) => r.credential === credential)?.value as string;
-      return text.split(presented).join(value);
+      return text.split(presented).join(realOf(credential, 'secret') as string);
     },
 
-    verifyToken(token) {
-      if (mintKey === undefined && Date.now() - mintKeyCheckedAt >= MINT_KEY_RETRY_MS) {
-        mintKeyCheckedAt = Date.now();
-        mintKey = readMintKey(config.proxy.caDir);
-      }
-      if (mintKey === undefined) return 'no_key';
-      return verifyTokenSignature(mintKey, token);
-    },
+    verifyToken,
 
-    bodySwapper(name) {
+    bodySwapper(name, framing) {
       const credential = byName.get(name);
       if (credential?.type !== 'bearer') throw new Error(`credential "${name}" is not a bearer credential`);
-      const value = real.find((r) => r.credential === credential)?.value as string;
       const from = Buffer.from(credential.surrogate, 'utf8');
-      const to = Buffer.from(value, 'utf8');
-      return { replacer: createStreamReplacer([{ from, to }]), changesLength: from.length !== to.length };
+      const to = Buffer.from(realOf(credential, 'secret') as string, 'utf8');
+      return { replacer: createStreamReplacer(literalPattern([from]), () => to, streamOptions(framing)), changesLength: from.length !== to.length };
     },
 
-    responseScrubber(keepLength) {
-      return createStreamReplacer(keepLength ? scrubBytesSameLength : scrubBytes);
-    },
+    responseScrubber: scrubber,
 
     realAwsCredentials(name) {
       const credential = byName.get(name);
       if (credential?.type !== 'aws') return undefined;
-      const of = (field: RealValue['field']): string | undefined => real.find((r) => r.credential === credential && r.field === field)?.value;
       return Object.freeze({
-        accessKeyId: of('access_key_id') as string,
-        secretAccessKey: of('secret_access_key') as string,
-        sessionToken: of('session_token'),
+        accessKeyId: realOf(credential, 'access_key_id') as string,
+        secretAccessKey: realOf(credential, 'secret_access_key') as string,
+        sessionToken: realOf(credential, 'session_token'),
       });
     },
 
-    bodyWatch(surrogatesOf) {
-      const findings: BodyFinding[] = [...realFindings];
-      const needles: Buffer[] = [...realNeedles];
-      for (const s of surrogateNeedles) {
-        if (!surrogatesOf.includes(s.credential)) continue;
-        needles.push(s.bytes);
-        findings.push({ kind: 'surrogate', credential: s.credential.name });
-      }
-      const scanner = createStreamScanner(needles);
+    bodyWatch(misplaced, framing) {
+      const { pattern, findings } = watchPattern(misplaced);
+      const scanner = createStreamScanner(pattern, streamOptions(framing));
+      const finding = (r: ReturnType<typeof scanner.push>): Buffer | BodyFinding => ('pass' in r ? r.pass : (findings[r.found.value] as BodyFinding));
       return {
-        push(chunk) {
-          const r = scanner.push(chunk);
-          return 'pass' in r ? r.pass : (findings[r.found] as BodyFinding);
-        },
-        end: () => scanner.end(),
+        push: (chunk) => finding(scanner.push(chunk)),
+        end: () => finding(scanner.end()),
+        flush: () => finding(scanner.flush()),
+        window: pattern.window,
       };
     },
   };

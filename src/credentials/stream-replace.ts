@@ -1,126 +1,222 @@
-// Finding and replacing byte strings in a stream whose chunks may split them anywhere. Used for
-// request bodies (surrogate → secret, real-secret detection) and response bodies (secret →
-// surrogate). Instances are made by the secret store; this module itself holds no values.
+// Finding and replacing values in a stream whose chunks may split them anywhere: request bodies
+// (surrogate → secret; the watch for real secrets) and responses from credential hosts
+// (secret → surrogate, in every echoed form). Instances are made by the secret store; this
+// module itself holds no values.
 //
-// Sliding window: after each chunk only the longest suffix that could still be the start of a
-// needle is held back (usually nothing), so streams such as SSE are not delayed by a fixed
-// window, and a needle is never released half-way: a needle that starts in the released part
-// is always wholly inside the bytes already seen.
+// Fixed window: after each push exactly the last `pattern.window` raw bytes of the input are
+// held back, whatever they are. The first version held back only the longest suffix that could
+// start a needle, so the number of bytes let through told an agent whether its bytes were a
+// prefix of a real secret: a byte-by-byte oracle (issue 11, item 1). Now the byte counts depend
+// only on the chunk lengths and framing, until a whole needle is replaced (which the reader
+// sees anyway).
+// The window is at least as long as any match, so a match starting in the released part is
+// always wholly inside the bytes already seen, and is never released half-way. Bytes up to the
+// last control byte, and a gRPC stream's complete messages, go at once (releaseLimit).
+//
+// `flush()` releases the window mid-stream, as `end()` does, and the stream goes on: for a
+// caller that sees the input fall idle (a gRPC message waiting for its reply), so an
+// interactive stream is not held until more bytes come. When to call it may depend on time,
+// never on the content: a scanner itself never flushes.
+
+import { decodeEscapes, type DecodedView } from './escape-decode.ts';
+import { createMatchCursor } from './form-matcher.ts';
+import type { FormNeedle, ScanPattern } from './secret-forms.ts';
+import type { FrameTracker } from './grpc-frames.ts';
 
 const EMPTY = Buffer.alloc(0);
 
-interface Match {
-  at: number;
-  which: number;
-}
-
-/** The leftmost occurrence of any needle at or after `from` (the longest needle on a tie). */
-function earliestMatch(buf: Buffer, needles: readonly Buffer[], from: number): Match | undefined {
-  let best: Match | undefined;
-  for (let i = 0; i < needles.length; i++) {
-    const needle = needles[i] as Buffer;
-    const at = buf.indexOf(needle, from);
-    if (at < 0) continue;
-    if (best === undefined || at < best.at || (at === best.at && needle.length > (needles[best.which] as Buffer).length)) {
-      best = { at, which: i };
+/**
+ * Where this push's release stops: `window` bytes before the end, or after the last control
+ * byte (< 0x20), or at the last message end the framing knows, whichever is latest. A match
+ * never holds a control byte (form-matcher.ts), so none spans the last one, nor a gRPC message
+ * end (the next message starts with its flag byte, 0 or 1): no match is cut. All three depend
+ * on the bytes' length and framing, never on how close they came to a needle.
+ */
+function releaseLimit(pattern: ScanPattern, buf: Buffer, final: boolean, frameEnd: number): number {
+  if (final) return buf.length;
+  const byWindow = buf.length - pattern.window;
+  let limit = Math.max(byWindow, frameEnd);
+  for (let i = buf.length - 1; i >= limit; i--) {
+    if ((buf[i] as number) < 0x20) {
+      limit = i + 1;
+      break;
     }
   }
-  return best;
+  return limit;
 }
 
-/** Length of the longest suffix of buf[from..] that is a proper prefix of some needle. */
-function partialTail(buf: Buffer, needles: readonly Buffer[], from: number, maxNeedle: number): number {
-  const longest = Math.min(maxNeedle - 1, buf.length - from);
-  for (let k = longest; k > 0; k--) {
-    const start = buf.length - k;
-    const first = buf[start];
-    for (const needle of needles) {
-      if (needle.length <= k || needle[0] !== first) continue;
-      if (buf.compare(needle, 0, k, start, buf.length) === 0) return k;
-    }
-  }
-  return 0;
+function viewOf(pattern: ScanPattern, buf: Buffer, from: number, final: boolean): DecodedView {
+  if (pattern.decode) return decodeEscapes(buf, from, final);
+  return { bytes: buf.subarray(from), rawStart: (i) => from + i, rawEnd: (i) => from + i, escapeEndAround: () => undefined };
 }
 
-function maxLength(needles: readonly Buffer[]): number {
-  let max = 0;
-  for (const n of needles) if (n.length > max) max = n.length;
-  return max;
-}
+/** The bytes that replace one match (`raw`: the match as it was in the input). */
+export type Replacement = (raw: Buffer, needle: FormNeedle) => Buffer;
 
 export interface StreamReplacer {
-  /** Bytes that can be released now (the input buffer itself when nothing changed or was held). */
+  /** Bytes that can be released now. */
   push(chunk: Buffer): Buffer;
-  /** Whatever was still held back. */
+  /** Everything still held back, with its matches replaced. */
   end(): Buffer;
+  /** Like end(), but the stream goes on: the next push starts afresh. */
+  flush(): Buffer;
   /** How many replacements were made so far. */
   readonly replaced: number;
 }
 
-/** Replaces every `from` by its `to`, across chunk boundaries. Empty `from`s are ignored. */
-export function createStreamReplacer(pairs: ReadonlyArray<{ from: Buffer; to: Buffer }>): StreamReplacer {
-  const usable = pairs.filter((p) => p.from.length > 0);
-  const needles = usable.map((p) => p.from);
-  const replacements = usable.map((p) => p.to);
-  const maxNeedle = maxLength(needles);
-  let held = EMPTY;
+/** Held input: bytes, and how many leading ones finish an escape already released. */
+interface Held {
+  bytes: Buffer;
+  /** Raw bytes at the start that are the tail of an escape decided in an earlier push. */
+  skip: number;
+}
+
+/** Where the next push resumes: at `limit`, or after a match that ran past it. */
+function holdFrom(buf: Buffer, view: DecodedView, at: number, afterMatch: boolean): Held {
+  if (at >= buf.length) return { bytes: EMPTY, skip: 0 };
+  const escapeEnd = afterMatch ? undefined : view.escapeEndAround(at);
+  // Copied: the caller may reuse the chunk's memory once push returns.
+  return { bytes: Buffer.from(buf.subarray(at)), skip: escapeEnd === undefined ? 0 : escapeEnd - at };
+}
+
+/**
+ * Releases buf[0, limit) when no decision is due (limit is still inside the tail of an escape
+ * decided earlier, or not past the start): those bytes are passed on as they are.
+ */
+function splitInsideSkip(held: Held, buf: Buffer, limit: number): { rest: Held; released: Buffer } {
+  const cut = Math.max(0, limit);
+  const rest = { bytes: Buffer.from(buf.subarray(cut)), skip: held.skip - cut };
+  return { rest, released: cut === 0 ? EMPTY : buf.subarray(0, cut) };
+}
+
+export interface StreamOptions {
+  /** The stream's message framing (gRPC), to release whole messages at once. */
+  frames?: FrameTracker;
+}
+
+/** Follows the stream's offsets for the framing: where, in this push's buffer, a message ended. */
+function framing(options: StreamOptions): { push(chunk: Buffer): void; endIn(buf: Buffer): number } {
+  let total = 0;
+  return {
+    push(chunk) {
+      total += chunk.length;
+      options.frames?.push(chunk);
+    },
+    endIn(buf) {
+      if (options.frames === undefined) return 0;
+      return Math.max(0, options.frames.lastEnd - (total - buf.length));
+    },
+  };
+}
+
+/** Replaces every match of the pattern by `replacement(match)`, across chunk boundaries. */
+export function createStreamReplacer(pattern: ScanPattern, replacement: Replacement, options: StreamOptions = {}): StreamReplacer {
+  let held: Held = { bytes: EMPTY, skip: 0 };
   let replaced = 0;
+  const frames = framing(options);
+  const releaseInsideSkip = (buf: Buffer, limit: number): Buffer => {
+    const { rest, released } = splitInsideSkip(held, buf, limit);
+    held = rest;
+    return released;
+  };
+
+  const run = (buf: Buffer, final: boolean): Buffer => {
+    const frameEnd = frames.endIn(buf);
+    const limit = releaseLimit(pattern, buf, final, frameEnd);
+    if (limit <= held.skip) return releaseInsideSkip(buf, limit);
+    // At a message end the next byte is a control byte: escapes there are decided.
+    const view = viewOf(pattern, buf, held.skip, final || frameEnd === buf.length);
+    const cursor = createMatchCursor(pattern.needles, view, buf);
+    const parts: Buffer[] = [];
+    let rawPos = 0;
+    let from = 0;
+    for (let m = cursor.next(from); m !== undefined; m = cursor.next(from)) {
+      const start = view.rawStart(m.start);
+      if (start >= limit) break;
+      const end = view.rawEnd(m.end);
+      parts.push(buf.subarray(rawPos, start), replacement(buf.subarray(start, end), m.needle));
+      replaced++;
+      rawPos = end;
+      from = m.end;
+    }
+    const releaseTo = Math.max(rawPos, limit);
+    parts.push(buf.subarray(rawPos, releaseTo));
+    held = holdFrom(buf, view, releaseTo, rawPos > limit);
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  };
+
+  const end = (): Buffer => (held.bytes.length === 0 ? EMPTY : run(held.bytes, true));
+
   return {
     get replaced() {
       return replaced;
     },
     push(chunk) {
-      if (needles.length === 0) return chunk;
-      const buf = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
-      const parts: Buffer[] = [];
-      let pos = 0;
-      for (let m = earliestMatch(buf, needles, 0); m !== undefined; m = earliestMatch(buf, needles, pos)) {
-        parts.push(buf.subarray(pos, m.at), replacements[m.which] as Buffer);
-        replaced++;
-        pos = m.at + (needles[m.which] as Buffer).length;
-      }
-      const tail = partialTail(buf, needles, pos, maxNeedle);
-      held = tail === 0 ? EMPTY : Buffer.from(buf.subarray(buf.length - tail));
-      if (parts.length === 0 && tail === 0) return buf;
-      parts.push(buf.subarray(pos, buf.length - tail));
-      return Buffer.concat(parts);
+      if (pattern.needles.length === 0) return chunk;
+      frames.push(chunk);
+      return run(held.bytes.length === 0 ? chunk : Buffer.concat([held.bytes, chunk]), false);
     },
-    end() {
-      const rest = held;
-      held = EMPTY;
-      return rest;
-    },
+    end,
+    flush: end,
   };
 }
 
-export type ScanResult = { found: number } | { pass: Buffer };
+/** Replaces every match in one whole text (headers, a reason phrase, a log line). */
+export function replaceAll(pattern: ScanPattern, input: Buffer, replacement: Replacement): Buffer {
+  const replacer = createStreamReplacer(pattern, replacement);
+  const head = replacer.push(input);
+  const rest = replacer.end();
+  return rest.length === 0 ? head : Buffer.concat([head, rest]);
+}
+
+export type ScanResult = { found: FormNeedle } | { pass: Buffer };
 
 export interface StreamScanner {
-  /** `found`: index of the needle seen (nothing of it was released); otherwise the bytes to pass on. */
+  /** `found`: a needle seen (none of its bytes released); otherwise the bytes to pass on. */
   push(chunk: Buffer): ScanResult;
-  end(): Buffer;
+  /** The rest, or the needle found in it. */
+  end(): ScanResult;
+  /** Like end(), but the stream goes on. */
+  flush(): ScanResult;
 }
 
-/** Watches a stream for any needle, holding back only what could be the start of one. */
-export function createStreamScanner(needles: readonly Buffer[]): StreamScanner {
-  const usable = needles.map((n, i) => ({ n, i })).filter((x) => x.n.length > 0);
-  const list = usable.map((x) => x.n);
-  const maxNeedle = maxLength(list);
-  let held = EMPTY;
+/** Watches a stream for any needle, with the same fixed window as the replacer. */
+export function createStreamScanner(pattern: ScanPattern, options: StreamOptions = {}): StreamScanner {
+  let held: Held = { bytes: EMPTY, skip: 0 };
+  const frames = framing(options);
+
+  const run = (buf: Buffer, final: boolean): ScanResult => {
+    const frameEnd = frames.endIn(buf);
+    const limit = releaseLimit(pattern, buf, final, frameEnd);
+    const view = viewOf(pattern, buf, held.skip, final || frameEnd === buf.length);
+    // Any whole match refuses the stream at once: a complete secret reveals nothing by being found.
+    const m = createMatchCursor(pattern.needles, view, buf).next(0);
+    if (m !== undefined) return { found: m.needle };
+    if (limit <= held.skip) {
+      const { rest, released } = splitInsideSkip(held, buf, limit);
+      held = rest;
+      return { pass: released };
+    }
+    held = holdFrom(buf, view, limit, false);
+    return { pass: buf.subarray(0, limit) };
+  };
+
+  const end = (): ScanResult => (held.bytes.length === 0 ? { pass: EMPTY } : run(held.bytes, true));
+
   return {
     push(chunk) {
-      if (list.length === 0) return { pass: chunk };
-      const buf = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
-      const m = earliestMatch(buf, list, 0);
-      if (m !== undefined) return { found: (usable[m.which] as { i: number }).i };
-      const tail = partialTail(buf, list, 0, maxNeedle);
-      held = tail === 0 ? EMPTY : Buffer.from(buf.subarray(buf.length - tail));
-      return { pass: tail === 0 ? buf : buf.subarray(0, buf.length - tail) };
+      if (pattern.needles.length === 0) return { pass: chunk };
+      frames.push(chunk);
+      return run(held.bytes.length === 0 ? chunk : Buffer.concat([held.bytes, chunk]), false);
     },
-    end() {
-      const rest = held;
-      held = EMPTY;
-      return rest;
-    },
+    end,
+    flush: end,
   };
+}
+
+/** The first needle found in one whole text, or undefined. */
+export function findIn(pattern: ScanPattern, input: Buffer): FormNeedle | undefined {
+  if (pattern.needles.length === 0 || input.length === 0) return undefined;
+  const view = viewOf(pattern, input, 0, true);
+  return createMatchCursor(pattern.needles, view, input).next(0)?.needle;
 }

@@ -30,13 +30,14 @@ describe('reading secret sources', () => {
   });
 
   it('names the key and the variable when a required variable is unset or empty', () => {
-    expect(loadError({ ...ENV, T_ANTHROPIC_KEY: undefined })).toBe('credentials.anthropic.secret: environment variable T_ANTHROPIC_KEY is not set');
-    expect(loadError({ ...ENV, T_AWS_SECRET: '  \n' })).toBe('credentials.aws.secret_access_key: environment variable T_AWS_SECRET is empty');
+    const hint = '; set it in sluice\'s environment, or mark the source optional = true if it may be absent';
+    expect(loadError({ ...ENV, T_ANTHROPIC_KEY: undefined })).toBe(`credentials.anthropic.secret: environment variable T_ANTHROPIC_KEY is not set${hint}`);
+    expect(loadError({ ...ENV, T_AWS_SECRET: '  \n' })).toBe(`credentials.aws.secret_access_key: environment variable T_AWS_SECRET is empty${hint}`);
   });
 
   it('names the file when a secret file is missing, empty or unreadable', () => {
-    expect(loadError(ENV, (dir) => unlinkSync(join(dir, 'github.secret')))).toMatch(/^credentials\.github\.secret: secret file .*github\.secret does not exist$/);
-    expect(loadError(ENV, (dir) => writeFileSync(join(dir, 'github.secret'), '\n'))).toMatch(/secret file .*github\.secret is empty$/);
+    expect(loadError(ENV, (dir) => unlinkSync(join(dir, 'github.secret')))).toMatch(/^credentials\.github\.secret: secret file .*github\.secret does not exist; create it, or mark the source optional = true if it may be absent$/);
+    expect(loadError(ENV, (dir) => writeFileSync(join(dir, 'github.secret'), '\n'))).toMatch(/secret file .*github\.secret is empty; valid: a file holding the secret$/);
     if (process.getuid?.() !== 0) {
       expect(loadError(ENV, (dir) => chmodSync(join(dir, 'github.secret'), 0))).toMatch(/permission denied/);
     }

@@ -1,11 +1,17 @@
-// The sliding window that finds and replaces values across chunk boundaries.
+// The fixed window that finds and replaces values across chunk boundaries.
 import { describe, expect, it } from 'vitest';
-import { createStreamReplacer, createStreamScanner } from '../../src/credentials/stream-replace.ts';
+import { createStreamReplacer, createStreamScanner, type ScanResult } from '../../src/credentials/stream-replace.ts';
+import { formsPattern, literalPattern } from '../../src/credentials/secret-forms.ts';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
+function literalReplacer(pairs: Array<[string, string]>) {
+  const tos = pairs.map(([, to]) => b(to));
+  return createStreamReplacer(literalPattern(pairs.map(([from]) => b(from))), (_raw, needle) => tos[needle.value] as Buffer);
+}
+
 function runReplacer(pairs: Array<[string, string]>, chunks: string[]): string {
-  const r = createStreamReplacer(pairs.map(([from, to]) => ({ from: b(from), to: b(to) })));
+  const r = literalReplacer(pairs);
   return Buffer.concat([...chunks.map((c) => r.push(b(c))), r.end()]).toString();
 }
 
@@ -35,62 +41,102 @@ describe('stream replacer', () => {
     }
   });
 
-  it('holds back only a suffix that could start a value, so streamed events are not delayed', () => {
-    const r = createStreamReplacer([{ from: b('SECRET'), to: b('X') }]);
-    expect(r.push(b('data: {"a":1}\n\n')).toString()).toBe('data: {"a":1}\n\n');
-    expect(r.push(b('event: SEC')).toString()).toBe('event: ');
-    expect(r.push(b('OND')).toString()).toBe('SECOND');
-    expect(r.end().length).toBe(0);
+  it('holds back a fixed window (longest needle − 1 bytes), whatever the bytes are', () => {
+    const r = literalReplacer([['SECRET', 'X']]);
+    // Five bytes held whether or not they could start the value: the count tells nothing.
+    expect(r.push(b('event: SEC')).toString()).toBe('event');
+    expect(r.push(b('OND')).toString()).toBe(': S');
+    expect(r.push(b('event: xyz')).toString()).toBe('ECONDevent');
+    expect(r.end().toString()).toBe(': xyz');
     expect(r.replaced).toBe(0);
   });
 
-  it('returns the same buffer when nothing matched and nothing is held', () => {
-    const r = createStreamReplacer([{ from: b('SECRET'), to: b('X') }]);
-    const chunk = b('nothing to see');
-    expect(r.push(chunk)).toBe(chunk);
+  it('releases everything up to the last line feed at once (an SSE event is not held)', () => {
+    const r = literalReplacer([['SECRET', 'X']]);
+    expect(r.push(b('data: {"a":1}\n\n')).toString()).toBe('data: {"a":1}\n\n');
+    expect(r.push(b('data: SEC')).toString()).toBe('data');
+    expect(r.push(b('RET\n\nda')).toString()).toBe(': X\n\n');
+    expect(r.end().toString()).toBe('da');
   });
 
-  it('releases a held partial match at the end', () => {
+  it('flush releases the window mid-stream and the stream goes on', () => {
+    const r = literalReplacer([['SECRET', 'X']]);
+    expect(r.push(b('ping SECR')).toString()).toBe('ping');
+    expect(r.flush().toString()).toBe(' SECR');
+    expect(r.push(b('ET SECRET pong')).toString()).toBe('ET X');
+    expect(r.flush().toString()).toBe(' pong');
+    expect(r.replaced).toBe(1);
+  });
+
+  it('releases what it held at the end', () => {
     expect(runReplacer([['SECRET', 'X']], ['abc SECR'])).toBe('abc SECR');
   });
 
   it('counts replacements', () => {
-    const r = createStreamReplacer([{ from: b('ab'), to: b('X') }]);
+    const r = literalReplacer([['ab', 'X']]);
     r.push(b('abab a'));
     r.push(b('b'));
     r.end();
     expect(r.replaced).toBe(3);
   });
+
+  it('never splits an escape it decides on: a percent-encoded value cut anywhere is replaced whole', () => {
+    const pattern = formsPattern([{ text: 'secret/value+1', base64: false }]);
+    const text = `x=${encodeURIComponent('secret/value+1')}&y=%2`;
+    for (const chunks of splits(text)) {
+      const r = createStreamReplacer(pattern, () => b('S'));
+      expect(Buffer.concat([...chunks.map((c) => r.push(b(c))), r.end()]).toString()).toBe('x=S&y=%2');
+    }
+  });
+});
+
+describe('escapes at the edge of the window', () => {
+  const jsonEvery = (s: string): string => [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+
+  it('an escape cut by the window edge is read as it was, not again from its middle', () => {
+    // "\\" is an escaped backslash, so the "\u0061…" after it is text, not the secret. Read
+    // again from the second backslash, it would decode to the secret: cut there in every way.
+    const pattern = formsPattern([{ text: 'abcdefgh', base64: false }]);
+    const text = `${'x'.repeat(70)}\\${jsonEvery('abcdefgh')} and ${jsonEvery('abcdefgh')}`;
+    const expected = `${'x'.repeat(70)}\\${jsonEvery('abcdefgh')} and S`;
+    for (let i = 0; i <= text.length; i++) {
+      const r = createStreamReplacer(pattern, () => b('S'));
+      expect(Buffer.concat([r.push(b(text.slice(0, i))), r.push(b(text.slice(i))), r.end()]).toString(), `cut at ${i}`).toBe(expected);
+    }
+    const quoted = `${'x'.repeat(70)}\\${jsonEvery('abcdefgh')}`;
+    for (let i = 0; i <= quoted.length; i++) {
+      const s = createStreamScanner(pattern);
+      const results = [s.push(b(quoted.slice(0, i))), s.push(b(quoted.slice(i))), s.end()];
+      expect(results.some((r) => 'found' in r), `cut at ${i}`).toBe(false);
+    }
+  });
 });
 
 describe('stream scanner', () => {
+  function scan(needles: string[], chunks: string[]): { found: number | undefined; released: string } {
+    const s = createStreamScanner(literalPattern(needles.map(b)));
+    let released = '';
+    const take = (r: ScanResult): number | undefined => {
+      if ('found' in r) return r.found.value;
+      released += r.pass.toString();
+      return undefined;
+    };
+    for (const c of chunks) {
+      const found = take(s.push(b(c)));
+      if (found !== undefined) return { found, released };
+    }
+    return { found: take(s.end()), released };
+  }
+
   it('finds a needle split at every point before any of it is released', () => {
-    const text = 'prefix-bytes NEEDLE suffix';
-    for (const chunks of splits(text)) {
-      const s = createStreamScanner([b('zzz'), b('NEEDLE')]);
-      let released = '';
-      let found: number | undefined;
-      for (const c of chunks) {
-        const r = s.push(b(c));
-        if ('found' in r) {
-          found = r.found;
-          break;
-        }
-        released += r.pass.toString();
-      }
+    for (const chunks of splits('prefix-bytes NEEDLE suffix')) {
+      const { found, released } = scan(['zzz', 'NEEDLE'], chunks);
       expect(found).toBe(1);
       expect(released).not.toContain('N');
     }
   });
 
   it('passes everything through when no needle occurs', () => {
-    const s = createStreamScanner([b('NEEDLE')]);
-    const parts: string[] = [];
-    for (const c of ['abc NEE', 'DL', 'X more']) {
-      const r = s.push(b(c));
-      if ('pass' in r) parts.push(r.pass.toString());
-    }
-    parts.push(s.end().toString());
-    expect(parts.join('')).toBe('abc NEEDLX more');
+    expect(scan(['NEEDLE'], ['abc NEE', 'DL', 'X more'])).toEqual({ found: undefined, released: 'abc NEEDLX more' });
   });
 });

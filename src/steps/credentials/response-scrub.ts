@@ -1,17 +1,40 @@
 // On credential hosts the response is scrubbed before the agent sees it: any real secret value
-// an upstream echoes (an error quoting the key, an introspection call, S3's <AWSAccessKeyId>)
-// becomes its surrogate, in headers and in the streamed body, across chunk boundaries (in the
-// body padded or cut to the echoed value's length when Content-Length promised one). The
-// hook asks for plaintext, so a compressed body is decoded first (the forwarder does that)
-// and a secret cannot pass hidden inside gzip.
+// an upstream echoes (an error quoting the key, an introspection call, S3's <AWSAccessKeyId>, a
+// TRACE repeating `Authorization: Basic …`) becomes its surrogate, in every form the store
+// knows (literal, percent-encoded, JSON-escaped, base64 at any offset), in the HTTP/1 reason
+// phrase, header values and trailers (a header whose name holds one is dropped), the streamed
+// body across chunk boundaries, and each WebSocket message after a 101. A body whose length was promised (Content-Length) gets
+// replacements of exactly the echo's length. The hook asks for plaintext, so a compressed body
+// is decoded first (the forwarder does that) and a secret cannot pass hidden inside gzip. The
+// body scrub holds back a fixed window (store.scrubWindow bytes) until more bytes or the end.
 
 import type { Exchange } from '../../pipeline/exchange.ts';
-import type { ResponseHook } from '../../pipeline/body.ts';
+import type { ResponseHeaders, ResponseHook } from '../../pipeline/body.ts';
 import type { StreamReplacer } from '../../credentials/stream-replace.ts';
+import { isGrpcContentType } from '../../credentials/grpc-frames.ts';
 
-export function responseScrubHook(ex: Exchange): ResponseHook {
+/**
+ * The hook, which can also release what the body scrub holds mid-stream: the forwarder may call
+ * `flush` when the upstream's bytes stop coming for a while (an interactive stream waiting for
+ * the agent); when to call it may depend on time, never on the bytes.
+ */
+export type FlushableResponseHook = ResponseHook & { flush(): Buffer | undefined };
+
+export function responseScrubHook(ex: Exchange): FlushableResponseHook {
   const store = ex.runtime.credentials;
   let replacer: StreamReplacer | undefined;
+  /** Header (or trailer) values scrubbed in place; a name that holds a secret (any case) goes. */
+  const scrubHeaders = (headers: ResponseHeaders): void => {
+    for (const name of Object.keys(headers)) {
+      const value = headers[name];
+      if (value === undefined || name === 'content-length') continue;
+      if (store.findRealSecret(name, { ignoreCase: true }) !== undefined) {
+        delete headers[name];
+        continue;
+      }
+      headers[name] = Array.isArray(value) ? value.map((v) => store.scrub(v)) : store.scrub(value);
+    }
+  };
   return {
     name: 'credentials-scrub',
     needsPlaintext: true,
@@ -19,17 +42,22 @@ export function responseScrubHook(ex: Exchange): ResponseHook {
     // Each WebSocket message from the server is a stream of its own (the relay re-frames it).
     message: () => store.responseScrubber(false),
     start(_status, headers) {
-      for (const name in headers) {
-        const value = headers[name];
-        if (value === undefined || name === 'content-length') continue;
-        headers[name] = Array.isArray(value) ? value.map((v) => store.scrub(v)) : store.scrub(value);
-      }
+      scrubHeaders(headers);
       // A promised length stays true: replacements in such a body keep the echoed value's length.
-      replacer = store.responseScrubber(headers['content-length'] !== undefined);
+      // gRPC messages carry their own length prefix: a replacement must not change a length;
+      // and they are released whole, so a bidi stream's reply is not held for the window.
+      const framed = String(headers['content-type'] ?? '').toLowerCase().startsWith('application/grpc');
+      replacer = store.responseScrubber(framed || headers['content-length'] !== undefined, { grpc: isGrpcContentType(headers['content-type']) });
     },
+    // gRPC's grpc-message and custom trailing metadata come back after the body.
+    trailers: (trailers) => scrubHeaders(trailers),
     data: (chunk) => (replacer === undefined ? chunk : replacer.push(chunk)),
     end() {
       const rest = replacer?.end();
+      return rest !== undefined && rest.length > 0 ? rest : undefined;
+    },
+    flush() {
+      const rest = replacer?.flush();
       return rest !== undefined && rest.length > 0 ? rest : undefined;
     },
   };

@@ -61,7 +61,7 @@ export function settleCredentials(ex: Exchange, scoped: readonly Credential[]): 
         if (credential instanceof SluiceError) return credential;
         part.write(store.swap(value, credential.name, value));
         used.push(credential.name);
-        ex.trace.push(`credentials: minted token of "${credential.name}" swapped in ${part.where}`);
+        ex.trace.push({ step: 'credentials', action: 'swapped_token', detail: `${credential.name} in ${part.where}` });
         recognised = true;
         continue;
       }
@@ -69,7 +69,7 @@ export function settleCredentials(ex: Exchange, scoped: readonly Credential[]): 
       if (credential !== undefined) {
         part.write(store.swap(value, credential.name, credential.surrogate));
         used.push(credential.name);
-        ex.trace.push(`credentials: surrogate of "${credential.name}" swapped in ${part.where}`);
+        ex.trace.push({ step: 'credentials', action: 'swapped_surrogate', detail: `${credential.name} in ${part.where}` });
         recognised = true;
       } else if (scoped.some((c) => isSurrogateOf(c, value))) {
         // Another credential's surrogate, in a place it does not use: not swapped, not foreign.
@@ -88,7 +88,7 @@ export function settleCredentials(ex: Exchange, scoped: readonly Credential[]): 
     const credential = aws.find((c) => c.surrogateAccessKeyId === keyId);
     if (credential !== undefined) {
       used.push(credential.name);
-      ex.trace.push(`credentials: surrogate key id of "${credential.name}" in ${where}; left for sigv4`);
+      ex.trace.push({ step: 'credentials', action: 'left_for_sigv4', detail: `${credential.name} in ${where}` });
       continue;
     }
     const guards = where.startsWith('header') ? scoped : aws;
