@@ -2,9 +2,17 @@
 // from any resolver address. What to answer is decided in dns-answer.ts; this file is sockets
 // only. A malformed packet is dropped (UDP) or ends its connection (TCP), and is logged;
 // nothing a client sends can make the listener throw.
+//
+// Memory is bounded whatever a client does (DESIGN.md §1, issue 11 item 6): at most
+// MAX_TCP_CONNECTIONS connections; per connection at most MAX_UNANSWERED queries read and not
+// yet answered; reading pauses while that many are open or while write() reports a full
+// socket (a client that pipelines queries and never reads its answers), and resumes on
+// 'drain'. Replies waiting to be written draw on the shared buffer budget; when it is spent the
+// connection is closed (UDP: the reply is dropped) rather than queued.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { answerDnsQuery, type DnsLogRecord, type DnsPolicy } from './dns-answer.ts';
+import { sharedBufferBudget, type BufferBudget, type BufferReservation } from '../pipeline/buffer-budget.ts';
 
 export interface DnsListenerOptions extends DnsPolicy {
   /** Addresses to bind, e.g. ['127.0.0.1', '::1']. */
@@ -12,6 +20,8 @@ export interface DnsListenerOptions extends DnsPolicy {
   /** 0 picks a free port (the same one for UDP and TCP on every host). */
   port: number;
   log: (rec: DnsLogRecord) => void;
+  /** Where replies waiting to be sent are counted; default the process's shared budget. */
+  budget?: BufferBudget;
 }
 
 export interface DnsListener {
@@ -24,6 +34,12 @@ export interface DnsListener {
 const TCP_IDLE_MS = 10_000;
 /** UDP queries answered at once; beyond this a flood is dropped rather than queued. */
 const MAX_UDP_IN_FLIGHT = 512;
+/** TCP connections open at once (all bound addresses together); more are closed on accept. */
+export const MAX_TCP_CONNECTIONS = 64;
+/** Queries read from one TCP connection and not yet answered; beyond, reading pauses. */
+export const MAX_UNANSWERED = 16;
+/** Unparsed bytes kept per connection: one largest message plus one read. */
+const MAX_PENDING_BYTES = 2 + 65_535 + 64 * 1024;
 const MAX_PORT_ATTEMPTS = 5;
 
 export async function startDnsListener(opts: DnsListenerOptions): Promise<DnsListener> {
@@ -53,10 +69,10 @@ async function bindAll(opts: DnsListenerOptions): Promise<DnsListener> {
   };
   try {
     for (const host of opts.hosts) {
-      const udp = await bindUdp(host, port, opts);
+      const udp = await bindUdp(host, port, opts, opts.budget ?? sharedBufferBudget);
       udpSockets.push(udp);
       port = udp.address().port;
-      const tcp = createTcpServer(opts, tcpClients);
+      const tcp = createTcpServer(opts, tcpClients, opts.budget ?? sharedBufferBudget);
       tcpServers.push(tcp);
       await listenTcp(tcp, host, port);
     }
@@ -79,8 +95,10 @@ function safeLog(opts: DnsListenerOptions, record: DnsLogRecord): void {
   }
 }
 
-function bindUdp(host: string, port: number, opts: DnsListenerOptions): Promise<dgram.Socket> {
+function bindUdp(host: string, port: number, opts: DnsListenerOptions, budget: BufferBudget): Promise<dgram.Socket> {
   const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: net.isIPv6(host) });
+  const unsent = budget.open(socket);
+  socket.once('close', () => unsent.release());
   let inFlight = 0;
   socket.on('message', (msg, rinfo) => {
     if (inFlight >= MAX_UDP_IN_FLIGHT) return;
@@ -88,7 +106,13 @@ function bindUdp(host: string, port: number, opts: DnsListenerOptions): Promise<
     answerDnsQuery(msg, opts, 'udp')
       .then(({ response, record }) => {
         safeLog(opts, record);
-        if (response) socket.send(response, rinfo.port, rinfo.address, () => {});
+        if (!response) return;
+        // UDP may lose a datagram anyway: without room in the budget the reply is dropped.
+        if (!unsent.grow(response.length)) {
+          safeLog(opts, { ...record, decision: 'deny', reason: 'over_capacity' });
+          return;
+        }
+        socket.send(response, rinfo.port, rinfo.address, () => unsent.shrink(response.length));
       })
       .catch(() => safeLog(opts, { name: '', type: '', decision: 'deny', reason: 'bad_request' }))
       .finally(() => inFlight--);
@@ -117,29 +141,59 @@ function listenTcp(server: net.Server, host: string, port: number): Promise<void
   });
 }
 
-function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>): net.Server {
+function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>, budget: BufferBudget): net.Server {
   return net.createServer((socket) => {
-    clients.add(socket);
-    socket.on('close', () => clients.delete(socket));
     socket.on('error', () => {});
+    if (clients.size >= MAX_TCP_CONNECTIONS) {
+      safeLog(opts, { name: '', type: '', decision: 'deny', reason: 'over_capacity' });
+      socket.destroy();
+      return;
+    }
+    clients.add(socket);
+    const unsent = budget.open(socket);
+    socket.on('close', () => {
+      clients.delete(socket);
+      unsent.release();
+    });
     socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
+    let unanswered = 0;
     // Messages are answered one at a time, in order (RFC 7766 allows either).
     let queue = Promise.resolve();
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 2) {
+    const mayRead = (): boolean => unanswered < MAX_UNANSWERED && !socket.writableNeedDrain;
+    /** Starts the complete messages it may, then pauses or resumes reading accordingly. */
+    const pump = (): void => {
+      if (socket.destroyed) return;
+      while (mayRead() && pending.length >= 2) {
         const length = pending.readUInt16BE(0);
         if (pending.length < 2 + length) break;
         const message = pending.subarray(2, 2 + length);
         pending = pending.subarray(2 + length);
-        queue = queue.then(() => answerTcp(message, socket, opts));
+        unanswered++;
+        queue = queue
+          .then(() => answerTcp(message, socket, opts, unsent))
+          .finally(() => {
+            unanswered--;
+            pump();
+          });
       }
+      if (mayRead()) socket.resume();
+      else socket.pause();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      // Reading is paused long before this; a client cannot make sluice hold more.
+      if (pending.length > MAX_PENDING_BYTES) {
+        socket.destroy();
+        return;
+      }
+      pump();
     });
+    socket.on('drain', pump);
   });
 }
 
-async function answerTcp(message: Buffer, socket: net.Socket, opts: DnsListenerOptions): Promise<void> {
+async function answerTcp(message: Buffer, socket: net.Socket, opts: DnsListenerOptions, unsent: BufferReservation): Promise<void> {
   if (socket.destroyed) return;
   try {
     const { response, record } = await answerDnsQuery(message, opts, 'tcp');
@@ -148,10 +202,17 @@ async function answerTcp(message: Buffer, socket: net.Socket, opts: DnsListenerO
       socket.destroy(); // malformed: a byte stream out of step cannot be trusted further
       return;
     }
+    if (socket.destroyed) return;
     const framed = Buffer.alloc(2 + response.length);
     framed.writeUInt16BE(response.length, 0);
     response.copy(framed, 2);
-    socket.write(framed);
+    if (!unsent.grow(framed.length)) {
+      safeLog(opts, { ...record, decision: 'deny', reason: 'over_capacity' });
+      socket.destroy();
+      return;
+    }
+    // Counted until the kernel has it; write()'s false is seen by pump() as writableNeedDrain.
+    socket.write(framed, () => unsent.shrink(framed.length));
   } catch {
     safeLog(opts, { name: '', type: '', decision: 'deny', reason: 'bad_request' });
     socket.destroy();

@@ -43,6 +43,12 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: AnyR
     };
 
     runExchange(req, conn, runtime, startedAt, refuse, (exchange) => {
+      // A client that reset its stream while the steps ran (an h2 rapid-reset flood) gets no
+      // upstream connection dialled on its behalf: that handshake is the expensive part.
+      if (res.destroyed || res.closed) {
+        log(exchange, { status: 0, outcome: 'client_aborted' }, undefined, 'allow');
+        return;
+      }
       forward(exchange, req, res, (error) => sendRefusal(res, error), (result) => log(exchange, result, result.error, 'allow'));
     });
   };

@@ -5,7 +5,7 @@
 // which is also what `:authority` becomes for h2), and the payload hash.
 // Where clients differ in spelling (a `+` in a query, an S3 path not in AWS's encoding) more
 // than one candidate is built; the surrogate signature decides which one the client signed.
-import type { HeaderMap } from '../pipeline/exchange.ts';
+import type { HeaderMap } from '../http/header-map.ts';
 import type { ParseFailure } from './parse.ts';
 import { decodeComponent, isParam, parseQuery, splitTarget, uriEncode, type QueryPair } from './query.ts';
 

@@ -1,7 +1,7 @@
 // Reads what a SigV4 client claims: the Authorization header (`AWS4-HMAC-SHA256 Credential=…,
 // SignedHeaders=…, Signature=…`) or a presigned URL's X-Amz-* query parameters. Errors are one
 // line, say what is wrong, and never repeat a signature or a token.
-import type { HeaderMap } from '../pipeline/exchange.ts';
+import type { HeaderMap } from '../http/header-map.ts';
 import { parseQuery, queryParam, splitTarget } from './query.ts';
 
 export const HMAC_ALGORITHM = 'AWS4-HMAC-SHA256';

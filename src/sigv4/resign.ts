@@ -3,7 +3,7 @@
 // session token (the real one when configured, else none: the agent's own is never forwarded),
 // the key id and the signature change, in Authorization or in the presigned query. SigV4A
 // requests are re-signed with SigV4A (ECDSA, the key pair derived from the real credentials).
-import type { HeaderMap } from '../pipeline/exchange.ts';
+import type { HeaderMap } from '../http/header-map.ts';
 import { scopeString, type SigV4Auth } from './parse.ts';
 import { renderCanonicalRequest, type CanonicalParts } from './canonical.ts';
 import { formatQuery, isParam, parseQuery, splitTarget, uriEncode, type QueryPair } from './query.ts';

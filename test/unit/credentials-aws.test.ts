@@ -17,7 +17,7 @@ describe('AWS credential places', () => {
     expect(f.step(ex)).toBeUndefined();
     expect(ex.credential).toBe('aws');
     expect(ex.headers.authorization).toBe(headers.authorization);
-    expect(ex.trace).toContain('credentials: surrogate key id of "aws" in header authorization (SigV4 Credential); left for sigv4');
+    expect(ex.trace).toContainEqual({ step: 'credentials', action: 'left_for_sigv4', detail: 'aws in header authorization (SigV4 Credential)' });
   });
 
   it('recognises X-Amz-Credential in a presigned URL', () => {
@@ -55,7 +55,7 @@ describe('AWS credential places', () => {
     expect(ex.headers['x-amz-security-token']).toBeUndefined();
     expect(ex.path).toBe('/key?a=1&b=2');
     expect(droppedSecurityToken(ex)).toEqual({ header: 'agent-session-token', query: 'agent-session' });
-    expect(ex.trace).toContain('credentials: dropped the agent\'s x-amz-security-token');
+    expect(ex.trace).toContainEqual({ step: 'credentials', action: 'dropped_header', detail: 'x-amz-security-token' });
   });
 
   it('leaves X-Amz-Security-Token alone on hosts without an AWS credential', () => {

@@ -12,7 +12,7 @@ describe('swap in each place', () => {
     expect(f.step(ex)).toBeUndefined();
     expect(ex.headers.authorization).toBe(`Bearer ${V.githubReal}`);
     expect(ex.credential).toBe('github');
-    expect(ex.trace).toContain('credentials: surrogate of "github" swapped in header authorization');
+    expect(ex.trace).toContainEqual({ step: 'credentials', action: 'swapped_surrogate', detail: 'github in header authorization' });
   });
 
   it('Authorization with another scheme (GitHub\'s "token")', () => {
@@ -25,7 +25,7 @@ describe('swap in each place', () => {
     const ex = f.exchange({ host: 'github.com', headers: { authorization: basic('x-access-token', V.githubSurrogate) } });
     expect(f.step(ex)).toBeUndefined();
     expect(ex.headers.authorization).toBe(basic('x-access-token', V.githubReal));
-    expect(ex.trace.join('\n')).toContain('header authorization (Basic password)');
+    expect(ex.trace).toContainEqual({ step: 'credentials', action: 'swapped_surrogate', detail: 'github in header authorization (Basic password)' });
   });
 
   it('Authorization: Basic, user half (tools that send the token as the user)', () => {

@@ -10,7 +10,7 @@ import { SluiceError } from '../../src/errors/codes.ts';
 import { canonicalCandidates } from '../../src/sigv4/canonical.ts';
 import { findSigV4 } from '../../src/sigv4/parse.ts';
 import { verifySurrogateSignature } from '../../src/sigv4/verify.ts';
-import type { HeaderMap } from '../../src/pipeline/exchange.ts';
+import type { HeaderMap } from '../../src/http/header-map.ts';
 
 const DOC_KEY = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 const OTHER_KEY = { accessKeyId: 'AKIAREALREALREAL0000', secretAccessKey: 'real-secret-real-secret-real-secret-0000' };

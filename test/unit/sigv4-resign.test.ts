@@ -11,7 +11,7 @@ import { verifySurrogateSignature } from '../../src/sigv4/verify.ts';
 import { resignRequest, type RealAwsCredentials } from '../../src/sigv4/resign.ts';
 import { parseQuery, queryParam, uriEncode } from '../../src/sigv4/query.ts';
 import { SluiceError } from '../../src/errors/codes.ts';
-import type { HeaderMap } from '../../src/pipeline/exchange.ts';
+import type { HeaderMap } from '../../src/http/header-map.ts';
 
 const SURROGATE = { accessKeyId: 'AKIASLUICEEXAMPLE000', secretAccessKey: 'sluice-example-surrogate-secret' };
 const REAL: RealAwsCredentials = { accessKeyId: 'AKIAREALKEYEXAMPLE00', secretAccessKey: 'real/secret+key/EXAMPLE0000000000000000', sessionToken: undefined };

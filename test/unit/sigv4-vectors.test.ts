@@ -7,7 +7,7 @@ import { findSigV4, type SigV4Auth } from '../../src/sigv4/parse.ts';
 import { requestSignature, verifySurrogateSignature } from '../../src/sigv4/verify.ts';
 import { EMPTY_SHA256, sha256Hex } from '../../src/sigv4/crypto.ts';
 import { SluiceError } from '../../src/errors/codes.ts';
-import type { HeaderMap } from '../../src/pipeline/exchange.ts';
+import type { HeaderMap } from '../../src/http/header-map.ts';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: SECRET };

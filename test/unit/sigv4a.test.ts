@@ -10,7 +10,7 @@ import { findSigV4, type SigV4Auth } from '../../src/sigv4/parse.ts';
 import { stringToSign, verifySurrogateSignature } from '../../src/sigv4/verify.ts';
 import { resignRequest } from '../../src/sigv4/resign.ts';
 import { SluiceError } from '../../src/errors/codes.ts';
-import type { HeaderMap } from '../../src/pipeline/exchange.ts';
+import type { HeaderMap } from '../../src/http/header-map.ts';
 
 const SUITE = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const SURROGATE = { accessKeyId: 'AKIASLUICEEXAMPLE000', secretAccessKey: 'sluice-example-surrogate-secret' };

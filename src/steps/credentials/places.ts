@@ -26,7 +26,35 @@ export interface Slot {
 /** Headers every bearer credential is looked for in. */
 export const STANDARD_HEADERS: readonly string[] = ['authorization', 'x-api-key', 'x-goog-api-key'];
 
-const SCHEME = /^(\s*)([!#$%&'*+.^_`|~0-9A-Za-z-]+)(\s+)(.*?)(\s*)$/s;
+/** An auth-scheme token (RFC 9110 §11.1) at the start of a string; anchored, so linear. */
+const SCHEME_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/;
+
+/** `lead scheme gap credential trail`: an Authorization-style value split into its parts. */
+export interface SchemeParts {
+  lead: string;
+  scheme: string;
+  gap: string;
+  credential: string;
+  trail: string;
+}
+
+/**
+ * Splits "  Scheme  credential  " into its parts, or undefined when the value has no scheme
+ * (no token followed by whitespace). Written with trimStart/trimEnd (the same whitespace as
+ * \s) instead of one regex: /^(\s*)(token)(\s+)(.*?)(\s*)$/ backtracks quadratically on
+ * long runs of whitespace (issue 11, item 7: 100 KiB of blanks held the event loop for seconds).
+ */
+export function splitScheme(value: string): SchemeParts | undefined {
+  const rest = value.trimStart();
+  const scheme = SCHEME_TOKEN.exec(rest)?.[0];
+  if (scheme === undefined) return undefined;
+  const afterScheme = rest.slice(scheme.length);
+  const body = afterScheme.trimStart();
+  const gap = afterScheme.slice(0, afterScheme.length - body.length);
+  if (gap === '') return undefined;
+  const credential = body.trimEnd();
+  return { lead: value.slice(0, value.length - rest.length), scheme, gap, credential, trail: body.slice(credential.length) };
+}
 
 export function headerText(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -53,15 +81,15 @@ function headerSlot(ex: Exchange, name: string, value: string): Slot {
   const set = (next: string): void => {
     ex.headers[name] = next;
   };
-  const m = SCHEME.exec(value);
-  if (m === null) {
+  const parts = splitScheme(value);
+  if (parts === undefined) {
     // No scheme: the whole value is the credential (x-api-key: KEY).
     const trimmed = value.trim();
-    const lead = value.slice(0, value.indexOf(trimmed));
+    const lead = value.slice(0, value.length - value.trimStart().length);
     const trail = value.slice(lead.length + trimmed.length);
     return { place, parts: [{ where, value: trimmed, write: (next) => set(`${lead}${next}${trail}`) }] };
   }
-  const [, lead, scheme, gap, credential, trail] = m as unknown as [string, string, string, string, string, string];
+  const { lead, scheme, gap, credential, trail } = parts;
   const rebuild = (next: string): string => `${lead}${scheme}${gap}${next}${trail}`;
   if (scheme.toLowerCase() === 'basic') {
     const basic = decodeBasic(credential);

@@ -5,7 +5,10 @@
 //      the URL or headers (the body too for `body = true` credentials) → 403 surrogate_misuse;
 //   3. on a credential host: the agent's X-Amz-Security-Token is dropped (AWS), every
 //      credential place is settled (settle.ts: swap, token check, or foreign_credential), the
-//      body swap is added for `body = true`, and the response is scrubbed of real values.
+//      body swap is added for `body = true`, and the response is scrubbed of real values;
+//   4. on a request that arrived over plain HTTP, a credential that would be swapped (in the
+//      head, or in the body for `body = true`) without `plaintext = true` → 403
+//      credential_over_plaintext (plaintext.ts); the request is left as the agent sent it.
 // AWS requests signed with the surrogate key id are only marked (ex.credential): the sigv4
 // step after this one verifies the surrogate signature and re-signs.
 
@@ -17,6 +20,7 @@ import { dropSecurityToken } from './aws.ts';
 import { settleCredentials } from './settle.ts';
 import { bodySwapTransform, bodyWatchTransform } from './body-transforms.ts';
 import { responseScrubHook } from './response-scrub.ts';
+import { heldBackInClear, overPlaintext, plaintextBodyGuard } from './plaintext.ts';
 
 export const credentialStep: Step = {
   name: 'credentials',
@@ -44,14 +48,28 @@ export const credentialStep: Step = {
     }
     if (scoped.length === 0) return undefined;
 
+    const held = heldBackInClear(ex, scoped);
+    // Settling writes real secrets into the request; a refusal puts the agent's request back.
+    const asSent = held.length > 0 ? { path: ex.path, headers: { ...ex.headers }, trace: ex.trace.length } : undefined;
     if (scoped.some((c) => c.type === 'aws') && dropSecurityToken(ex)) {
-      ex.trace.push('credentials: dropped the agent\'s x-amz-security-token');
+      ex.trace.push({ step: 'credentials', action: 'dropped_header', detail: 'x-amz-security-token' });
     }
     const used = settleCredentials(ex, scoped);
     if (used instanceof SluiceError) return used;
+    const inClear = used.filter((name) => held.some((c) => c.name === name));
+    if (asSent !== undefined && inClear.length > 0) {
+      ex.path = asSent.path;
+      ex.headers = asSent.headers;
+      ex.trace.length = asSent.trace;
+      ex.credential = inClear.join(',');
+      return overPlaintext(ex, inClear);
+    }
     if (used.length > 0) ex.credential = used.join(',');
     if (ex.hasBody) {
-      for (const c of scoped) if (c.type === 'bearer' && c.body) ex.requestBody.push(bodySwapTransform(ex, c as BearerCredential));
+      const bodySwaps = scoped.filter((c): c is BearerCredential => c.type === 'bearer' && c.body);
+      const guarded = heldBackInClear(ex, bodySwaps);
+      if (guarded.length > 0) ex.requestBody.push(plaintextBodyGuard(ex, guarded));
+      for (const c of bodySwaps) if (!guarded.includes(c)) ex.requestBody.push(bodySwapTransform(ex, c));
     }
     ex.response.push(responseScrubHook(ex));
     return undefined;
