@@ -1,8 +1,11 @@
 // `sluice sandbox [options] -- CMD…` (Linux, root): run CMD in a fresh network namespace whose
 // only way out is sluice. Creates the namespace and its veth link (src/sandbox/network.ts),
 // applies the same init step as the sidecar (iptables/sluice-init.sh), starts sluice inside it
-// as its exempt uid, runs CMD as the invoking user with the CA trust variables set, and tears
-// everything down when CMD exits (Ctrl-C included), returning CMD's exit status.
+// as its exempt uid, runs CMD as the invoking user (no supplementary groups) with the CA trust
+// variables set, and tears everything down when CMD exits (Ctrl-C included), returning CMD's
+// exit status. It refuses to start when CMD could change or read what sluice depends on
+// (src/sandbox/trust.ts).
+import { secretSources } from '../credentials/secret-sources.ts';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -13,13 +16,16 @@ import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { createSandboxNetwork, type SandboxNetwork } from '../sandbox/network.ts';
 import { exitCodeOf, resolveIdentity, spawnInSandbox, type Identity } from '../sandbox/processes.ts';
+import { describeTrustProblems, guardedPaths, packageProblems, refuseIdentity, trustProblems } from '../sandbox/trust.ts';
 import { trustVariables } from './env.ts';
 
 const USAGE = `usage: sluice sandbox [-c sluice.toml] [--user USER[:GID]] [--name NETNS]
                       [--subnet A.B.C.D/30] [--subnet6 PREFIX::/64] [--uplink-netns NETNS] -- CMD…
 
 Runs CMD in a new network namespace whose egress goes only through sluice (Linux, as root).
-  --user          who CMD runs as (default: the user who ran sudo, else root without capabilities)
+  --user          who CMD runs as, never root (default: the user who ran sudo); it keeps no
+                  supplementary group, and must not be able to change the config (or any
+                  folder on its path), the CA, the code, or read secrets, keys and logs
   --name          name of the namespace (default sluice-PID)
   --subnet        the /30 of the link to the host (default: a free one in 198.19.255.0/24)
   --subnet6       give the sandbox IPv6 through the host too (turns on IPv6 forwarding there)
@@ -28,6 +34,8 @@ Runs CMD in a new network namespace whose egress goes only through sluice (Linux
 
 const INIT_SCRIPT = fileURLToPath(new URL('../../iptables/sluice-init.sh', import.meta.url));
 const SLUICE_BIN = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
+const INIT_TEMPLATES = ['rules.v4.tmpl', 'rules.v6.tmpl'].map((f) => fileURLToPath(new URL(`../../iptables/${f}`, import.meta.url)));
+const PACKAGE_DIR = fileURLToPath(new URL('../../', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 
 const say = (line: string): void => {
@@ -37,6 +45,11 @@ const say = (line: string): void => {
 export async function sandboxCommand(argv: string[]): Promise<number> {
   const split = argv.indexOf('--');
   const command = split >= 0 ? argv.slice(split + 1) : [];
+  const own = split >= 0 ? argv.slice(0, split) : argv;
+  if (own.includes('--help') || own.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (split < 0 || command.length === 0) {
     process.stderr.write(USAGE);
     return 2;
@@ -64,6 +77,7 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
   }
   const name = values.name ?? `sluice-${process.pid}`;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new Error(`--name "${name}" is not a usable namespace name`);
+  refuseUntrusted(agent, resolve(values.config), config);
 
   // Outside CMD's lifetime a signal must not kill the sandbox half-built or half-removed: it is
   // noted, and the sandbox ends (tearing down) at the next step.
@@ -104,7 +118,20 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** The user who ran sudo; root otherwise. */
+/**
+ * Before anything is created: CMD must not be able to change what sluice trusts or read what it
+ * guards (DESIGN.md §1). The identity is checked exactly as CMD will run: uid, gid, no groups.
+ */
+function refuseUntrusted(agent: Identity, configFile: string, config: Config): void {
+  const who = { uid: agent.uid, gid: agent.gid };
+  const refusal = refuseIdentity(who, config.proxy.uid);
+  if (refusal) throw new Error(refusal);
+  const code = [INIT_SCRIPT, ...INIT_TEMPLATES, SLUICE_BIN, PACKAGE_DIR, process.execPath];
+  const problems = [...trustProblems(who, guardedPaths({ configFile, config, code })), ...packageProblems(who, PACKAGE_DIR)];
+  if (problems.length > 0) throw new Error(describeTrustProblems(who, problems));
+}
+
+/** The user who ran sudo; root otherwise (which refuseUntrusted then refuses). */
 function defaultUser(): string {
   const uid = process.env.SUDO_UID;
   const gid = process.env.SUDO_GID;
@@ -226,9 +253,8 @@ async function startSluiceInside(name: string, id: Identity, configFile: string)
 
 /** Environment variables the config reads real secrets from: sluice's, never CMD's. */
 export function secretVariables(config: Config): string[] {
-  const sources = config.credentials.flatMap((c) =>
-    c.type === 'aws' ? [c.accessKeyId, c.secretAccessKey, c.sessionToken] : [c.secret]);
-  return sources.flatMap((s) => (s?.kind === 'env' ? [s.name] : []));
+  // The one list of secret sources (what `sluice check` and `sluice run` read).
+  return secretSources(config).flatMap(({ source }) => (source.kind === 'env' ? [source.name] : []));
 }
 
 async function runCommand(network: SandboxNetwork, agent: Identity, command: string[], config: Config): Promise<number> {

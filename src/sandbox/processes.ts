@@ -1,7 +1,7 @@
 // Starting processes inside the sandbox namespace as a given uid, with no capabilities: sluice
 // itself (as its exempt uid) and the user's command. `ip netns exec` enters the namespace (and
-// bind-mounts /etc/netns/NAME over /etc); setpriv changes identity and drops every capability,
-// so neither can touch the capture rules.
+// bind-mounts /etc/netns/NAME over /etc); setpriv changes identity and drops every
+// supplementary group and every capability, so neither can touch the capture rules.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -52,10 +52,11 @@ export interface SpawnInSandboxOptions {
 }
 
 export function spawnInSandbox(opts: SpawnInSandboxOptions): ChildProcess {
-  const { uid, gid, name } = opts.identity;
+  const { uid, gid } = opts.identity;
+  // No supplementary group, ever: the user's groups (docker, adm, disk…) would reach far beyond
+  // the sandbox, and `sluice sandbox` checked its files against this uid and gid alone.
   const setpriv = [
-    'setpriv', `--reuid=${uid}`, `--regid=${gid}`,
-    ...(name ? ['--init-groups'] : ['--clear-groups']),
+    'setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups',
     '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
   ];
   // `ip netns exec` and setpriv both exec, so the child's pid is the command's own pid.

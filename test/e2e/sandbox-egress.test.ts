@@ -2,6 +2,7 @@
 // pod, the fake internet stands behind a fake host, and real unmodified clients run as the
 // agent. Every bypass is first shown to reach the fake internet as sluice's exempt uid, so a
 // leak cannot go unnoticed, then shown not to leave as the agent.
+import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ const skip = kernelSuiteSkipReason('e2e (network namespaces)', [
 ]);
 const initScript = fileURLToPath(new URL('../../iptables/sluice-init.sh', import.meta.url));
 const probes = fileURLToPath(new URL('./probes.py', import.meta.url));
+/** A listener and raw neighbour-discovery probes, shared with the iptables integration suite. */
+const leakProbes = fileURLToPath(new URL('../integration/leak-probes.py', import.meta.url));
 /** A real secret, held by sluice only; the agent holds the surrogate. */
 const SECRET_ENV = { SLUICE_E2E_SECRET: `real-secret-${process.pid}-do-not-leak` };
 const SURROGATE = 'sk-e2e-surrogate-0123456789';
@@ -250,6 +253,45 @@ describe.skipIf(skip !== undefined)('sluice sandbox end to end', () => {
       const name = `${unique('exfil')}.${NAMES.evil}`;
       const r = expectNoLeak(() => pod.asAgent('python3', [probes, 'dns', server, name, transport]), [name]);
       expect(r.stdout).toContain('198.18.255.254');
+    });
+
+    it('Docker\'s embedded DNS at a port of its own (127.0.0.11) answers sluice\'s uid, never the agent', async () => {
+      // As Docker runs it: root's listener on 127.0.0.11 at a random high port (in /proc/net/udp).
+      const port = 20_000 + Math.floor(Math.random() * 30_000);
+      const server = spawn('ip', ['netns', 'exec', podName, 'python3', leakProbes, 'serve', '127.0.0.11', String(port), 'embedded-dns'],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('the 127.0.0.11 listener did not start')), 10_000);
+          server.stdout.on('data', (c: Buffer) => {
+            if (c.toString('utf8').includes('ready')) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+        });
+        for (const transport of ['udp', 'tcp']) {
+          expect(pod.asSluice('python3', [leakProbes, transport, '127.0.0.11', String(port)]).stdout).toBe('reply embedded-dns\n');
+          const agent = pod.asAgent('python3', [leakProbes, transport, '127.0.0.11', String(port)]);
+          expect(agent.stdout).not.toContain('embedded-dns');
+          expect(agent.status).not.toBe(0);
+        }
+      } finally {
+        server.kill('SIGKILL');
+      }
+    });
+
+    it('neighbour discovery from a raw socket (CAP_NET_RAW, as Docker grants root) does not leave the link', () => {
+      // Refused packets fail inside sendto (EPERM): the verdict is the canary's counters.
+      const ndp = (uid: number, type: number) => run('ip', ['netns', 'exec', podName, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`,
+        '--clear-groups', '--inh-caps=-all,+net_raw', '--ambient-caps=+net_raw', '--', 'python3', leakProbes, 'ndp', String(type),
+        NET.canary6, '255', unique('ndp')], { env: { PATH: '/usr/local/bin:/usr/bin:/bin' } });
+      // Router solicitation and redirect (the canary's counters leave NS/NA to it aside).
+      for (const type of [133, 137]) {
+        expect(canaryHitBy(() => ndp(SLUICE_UID, type)).v6).toBeGreaterThan(0);
+        expectNoLeak(() => ndp(AGENT_UID, type));
+        expectNoLeak(() => pod.asRoot('python3', [leakProbes, 'ndp', String(type), NET.canary6, '255', unique('ndp')]));
+      }
     });
 
     it('the system resolver gets the sinkhole for a name that is not allowlisted, and real answers for one that is', () => {

@@ -66,6 +66,43 @@ describe('sluice-init.sh render', () => {
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
   });
 
+  const filterOf = (text: string): string[] =>
+    (text.split('*filter')[1] ?? '').split('\n').filter((l) => l.startsWith('-A SLUICE_OUTPUT'));
+
+  it('refuses 127.0.0.11 (Docker\'s embedded DNS) on every port before loopback is let through', () => {
+    const nat = render({}, 'v4').stdout.split('*filter')[0] ?? '';
+    expect(nat.indexOf('--dport 53 -j REDIRECT')).toBeLessThan(nat.indexOf('-d 127.0.0.0/8 -j RETURN'));
+    const filter = filterOf(render({ SLUICE_EXCLUDE_CIDRS: '127.0.0.0/8' }, 'v4').stdout);
+    const refusals = filter.filter((l) => l.includes('-d 127.0.0.11/32'));
+    expect(refusals).toEqual([
+      '-A SLUICE_OUTPUT -d 127.0.0.11/32 -p tcp -j REJECT --reject-with tcp-reset',
+      '-A SLUICE_OUTPUT -d 127.0.0.11/32 -j REJECT --reject-with icmp-port-unreachable',
+    ]);
+    // Before any RETURN that could let it through (loopback, an excluded CIDR), after sluice's uid.
+    const first = filter.indexOf(refusals[0] as string);
+    expect(filter.findIndex((l) => l.includes('-d 127.0.0.0/8 -j RETURN'))).toBeGreaterThan(first);
+    expect(filter.findIndex((l) => l.includes('-j RETURN') && !l.includes('--uid-owner') && !l.includes('--ctdir REPLY'))).toBeGreaterThan(first);
+  });
+
+  it('lets conntrack through in the reply direction only, in both families', () => {
+    for (const family of ['v4', 'v6']) {
+      const conntrack = filterOf(render({}, family).stdout).filter((l) => l.includes('conntrack'));
+      expect(conntrack).toEqual(['-A SLUICE_OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j RETURN']);
+    }
+  });
+
+  it('lets ICMPv6 through only as neighbour discovery with hop limit 255: the kernel\'s anywhere, a process\'s on the link', () => {
+    const icmp = filterOf(render({}, 'v6').stdout).filter((l) => l.includes('ipv6-icmp'));
+    expect(icmp).toHaveLength(15);
+    for (const rule of icmp) {
+      expect(rule).toMatch(/--icmpv6-type 13[3-7] -m hl --hl-eq 255 -j RETURN$/);
+      const kernelOnly = rule.includes('-m owner ! --uid-owner 0-4294967294');
+      const onLink = rule.startsWith('-A SLUICE_OUTPUT -d fe80::/10 ') || rule.startsWith('-A SLUICE_OUTPUT -d ff02::/16 ');
+      expect(kernelOnly !== onLink).toBe(true);
+    }
+    expect(render({}, 'v4').stdout).not.toContain('icmp6');
+  });
+
   it('leaves no placeholder unfilled', () => {
     for (const env of Object.values(configurations)) {
       const rules = render(env).stdout.split('\n').filter((l) => !l.startsWith('#'));
