@@ -6,10 +6,12 @@ import type { ConnectionInfo } from '../pipeline/exchange.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { createRequestHandler, type RequestHandlerOptions } from './request-handler.ts';
 import { createUpgradeHandler } from './upgrade-handler.ts';
+import { createConnectRefusal } from './connect-refusal.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
 import { guardFirstRequest, requestStarted } from './idle-guard.ts';
 import { handleClientError } from './client-error.ts';
+import { answerInOrderThenLinger } from './lingering-close.ts';
 
 const kConnection = Symbol('sluice.connection');
 type WithConnection = { [kConnection]?: ConnectionInfo };
@@ -59,6 +61,7 @@ export function createHttpCapture(options: HttpCaptureOptions): http.Server {
   };
   server.on('request', createRequestHandler({ current: options.current, inflight: options.inflight, connectionOf }));
   server.on('upgrade', createUpgradeHandler({ current: options.current, connectionOf }));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => handleClientError(err, socket, options.current(), 'http'));
+  server.on('connect', createConnectRefusal({ current: options.current, connectionOf }));
+  server.on('clientError', answerInOrderThenLinger((err, socket) => handleClientError(err, socket, options.current(), 'http')));
   return server;
 }

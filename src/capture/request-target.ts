@@ -65,6 +65,9 @@ export function readRequestTarget(req: AnyRequest, conn: ConnectionInfo, limits:
   }
   const method = req.method;
   if (method === 'CONNECT') return new SluiceError('bad_request', 405, 'CONNECT is not supported: sluice is a transparent proxy, send the request itself');
+  // "PRI" is the HTTP/2 connection preface, never a request: an HTTP/1 upstream would read it
+  // as a broken preface.
+  if (method === 'PRI') return new SluiceError('bad_request', 400, 'PRI is the HTTP/2 connection preface, not a request method');
   const hostField = countHeader(raw, 'host');
   if (hostField.count > 1) return bad('two Host headers');
   let authority: string | undefined = hostField.value;

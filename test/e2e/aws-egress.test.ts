@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelSuiteSkipReason, run } from '../helpers/netns.ts';
+import { kernelSuiteSkipReason, run, which } from '../helpers/netns.ts';
 import { createTestPki } from '../helpers/pki.ts';
 import { waitFor } from '../helpers/process.ts';
 import type { Judgement } from '../helpers/sigv4-origin.ts';
 import { NET, makeGitRepository, startFakeInternet, type FakeInternet } from './fake-internet.ts';
 import { AGENT_UID, podClients, startSandbox, type Pod, type SandboxProcess } from './pod.ts';
 import { addAwsToInternet, type AwsInternet } from './aws-internet.ts';
-import { findAwsV1, runAwsV1, type AwsV1 } from './aws-clients.ts';
+import { awsCliVersion, findAwsOnPath, runAwsOnPath, type PathAws } from './aws-clients.ts';
 import { killAll } from '../../src/sandbox/network.ts';
 import { trustVariables } from '../../src/cli/env.ts';
 
@@ -25,6 +25,16 @@ const skip = kernelSuiteSkipReason('e2e AWS clients (network namespaces)', [
 ]);
 const awsV2 = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : undefined;
 if (skip === undefined && awsV2 === undefined && process.env.CI === 'true') throw new Error('e2e AWS clients: Debian\'s aws CLI (/usr/bin/aws) is missing under CI=true');
+/** Another aws CLI first on PATH (a developer's pyenv v1, say); CI has Debian's only. */
+const awsOnPath = ((): string | undefined => {
+  const first = which('aws');
+  return first !== undefined && first !== '/usr/bin/aws' && first !== '/bin/aws' ? first : undefined;
+})();
+/** The aws CLIs tried, named by what `aws --version` says, so a report shows which one ran. */
+const AWS_CLIS = [
+  { id: 'debian', label: `${(awsV2 === undefined ? undefined : awsCliVersion(awsV2)) ?? 'aws CLI'} (Debian's /usr/bin/aws)` },
+  ...(awsOnPath === undefined ? [] : [{ id: 'path', label: `${awsCliVersion(awsOnPath) ?? 'aws CLI'} (${awsOnPath}, first on PATH)` }]),
+] as const;
 
 const BUCKET = 'sluice-e2e';
 /** The endpoints the clients pick by themselves for us-east-1, path and virtual-host style. */
@@ -44,7 +54,7 @@ describe.skipIf(skip !== undefined)('AWS clients in the sandbox, through sluice,
   let sandbox: SandboxProcess;
   let pod: Pod;
   let home: string;
-  let v1: AwsV1 | undefined;
+  let pathAws: PathAws | undefined;
   const podName = `sluice-t-${process.pid}-awspod`;
 
   /** The agent's environment: the surrogate pair, its own session token, its own config files. */
@@ -81,7 +91,7 @@ describe.skipIf(skip !== undefined)('AWS clients in the sandbox, through sluice,
     home = join(dir, 'agent-home');
     mkdirSync(home);
     writeFileSync(join(home, 'upload.txt'), CONTENT);
-    // aws CLI v1 presigns S3 URLs with SigV2 unless told otherwise.
+    // An aws CLI v1 (if one is on PATH) presigns S3 URLs with SigV2 unless told otherwise.
     writeFileSync(join(home, 'aws-config'), '[default]\ns3 =\n    signature_version = s3v4\n');
     writeFileSync(join(home, 's3cfg'), [
       '[default]', `access_key = ${SURROGATE.accessKeyId}`, `secret_key = ${SURROGATE.secretAccessKey}`,
@@ -93,7 +103,7 @@ describe.skipIf(skip !== undefined)('AWS clients in the sandbox, through sluice,
     chownSync(home, AGENT_UID, AGENT_UID);
     const pyenvMount = join(dir, 'pyenv');
     mkdirSync(pyenvMount, { mode: 0o755 });
-    v1 = findAwsV1(pyenvMount);
+    pathAws = findAwsOnPath(pyenvMount);
 
     const config = join(dir, 'sluice.toml');
     writeFileSync(config, [
@@ -143,16 +153,16 @@ describe.skipIf(skip !== undefined)('AWS clients in the sandbox, through sluice,
     expect(agent('env', []).stdout).not.toContain('SLUICE_E2E_AWS');
   });
 
-  for (const [label, cliVersion] of [['aws CLI v2 (Debian)', 'v2'], ['aws CLI v1 (current botocore)', 'v1']] as const) {
-    const cli = (args: readonly string[], extra: Record<string, string | undefined> = {}) => cliVersion === 'v2'
+  for (const { id, label } of AWS_CLIS) {
+    const cli = (args: readonly string[], extra: Record<string, string | undefined> = {}) => id === 'debian'
       ? agent(awsV2 as string, args, extra)
-      : runAwsV1(podName, v1 as AwsV1, args, { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', ...trustVariables(join(dir, 'certs')), ...agentEnv(extra) });
+      : runAwsOnPath(podName, pathAws as PathAws, args, { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', ...trustVariables(join(dir, 'certs')), ...agentEnv(extra) });
 
     it(`${label}: s3 cp up and down, s3 ls, s3 presign fetched with curl`, (ctx) => {
-      if (cliVersion === 'v2' && awsV2 === undefined) return ctx.skip('no /usr/bin/aws');
-      if (cliVersion === 'v1' && v1 === undefined) return ctx.skip('no aws CLI v1 on PATH');
+      if (id === 'debian' && awsV2 === undefined) return ctx.skip('no /usr/bin/aws');
+      if (id === 'path' && pathAws === undefined) return ctx.skip(`cannot run ${awsOnPath} as the agent`);
       const from = aws.origin.seen().length;
-      const key = `cli/${cliVersion}-a b€.txt`;
+      const key = `cli/${id}-a b€.txt`;
       const up = cli(['s3', 'cp', join(home, 'upload.txt'), `s3://${BUCKET}/${key}`]);
       expect(up.stderr).toBe('');
       expect(up.status).toBe(0);
@@ -176,7 +186,8 @@ describe.skipIf(skip !== undefined)('AWS clients in the sandbox, through sluice,
       expect(seen.filter((j) => j.method === 'PUT').map((j) => j.form)).toEqual(['header']);
       expect(seen.at(-1)).toMatchObject({ method: 'GET', form: 'presigned', ok: true });
       console.info(`${label}: PUT payload ${seen.find((j) => j.method === 'PUT')?.payload}; ${seen.length} requests verified`);
-    });
+      // Five CLI runs of a few seconds each (Python start-up): ~17 s alone, more on a busy machine.
+    }, 90_000);
   }
 
   it('rclone: copyto, lsf and cat (AWS_CA_BUNDLE unset: rclone 1.60 fails with it, SSL_CERT_FILE serves)', () => {

@@ -6,6 +6,10 @@ import net from 'node:net';
 import { startEdgeFixture, type EdgeFixture } from '../helpers/edge-fixture.ts';
 import { waitFor } from '../helpers/process.ts';
 import { curl } from '../helpers/clients.ts';
+import { startBusyWorld, type BusyWorld } from '../helpers/busy-day.ts';
+import { skipUnlessTools } from '../helpers/tools.ts';
+
+const skip = skipUnlessTools('drain', ['openssl', 'nginx', 'dnsmasq', 'curl']);
 
 let f: EdgeFixture | undefined;
 
@@ -31,7 +35,7 @@ const CASES: { name: string; args: string[]; plain?: boolean }[] = [
   { name: 'plain HTTP', args: [], plain: true },
 ];
 
-describe('close() drains in-flight requests and refuses new connections', () => {
+describe.skipIf(skip)('close() drains in-flight requests and refuses new connections', () => {
   for (const c of CASES) {
     it(`a request in flight when close() is called completes with 200 (${c.name}); a new connection is refused`, async () => {
       f = await startEdgeFixture();
@@ -71,4 +75,75 @@ describe('close() drains in-flight requests and refuses new connections', () => 
     expect(Number(r.stdout)).toBe(bytes);
     await closing;
   });
+});
+
+// DESIGN.md §1 "SIGTERM ends with exit 0": `sluice run` as a process, after a busy day. What
+// is idle when SIGTERM arrives (a connection still sending its headers, a TLS handshake never
+// begun, idle keep-alive HTTP/1 and h2 connections, an idle WebSocket, requests whose client
+// gave up on a hung upstream) is closed at once and never holds the drain open; what is in
+// flight finishes within drain_seconds or is cut then; either way sluice exits 0 with its log
+// written.
+describe.skipIf(skip)('SIGTERM after a busy day (sluice run as a process)', () => {
+  let world: BusyWorld | undefined;
+
+  afterEach(async () => {
+    await world?.stop();
+    world = undefined;
+  });
+
+  it('closes idle connections at once, lets the one download finish, then exits 0 without waiting out the drain', async () => {
+    world = await startBusyWorld(15);
+    const w = world;
+    const idle = await w.busyDay();
+    const download = w.download('/download?ms=4000&bytes=4194304');
+    await waitFor(() => w.origin.hits('/download') === 1, 5_000, 'the download to reach the origin');
+    // Still there, though it has half-closed: its request is in flight and gets its answer.
+    const halfClosed = await w.halfClosed('/late?ms=1500');
+
+    const sigtermAt = performance.now();
+    const exit = w.terminate(12_000);
+    const closedAfter = await Promise.all(idle.map(async (c) => [c.name, await c.closedWithin(3_000, sigtermAt)] as const));
+    console.log(`[busy day] closed after SIGTERM (ms): ${closedAfter.map(([n, ms]) => `${n}=${ms === undefined ? 'still open' : Math.round(ms)}`).join(', ')}`);
+    for (const [name, ms] of closedAfter) expect.soft(ms ?? Infinity, `${name} must be closed at once on SIGTERM`).toBeLessThan(2_000);
+
+    const late = await halfClosed.response;
+    expect(late.status).toBe(200);
+    expect(late.body.toString()).toBe('late\n');
+    const got = await download;
+    expect(got.error).toBeUndefined();
+    expect(got.status).toBe(200);
+    expect(got.bytes).toBe(4194304);
+    const { code, at } = await exit;
+    console.log(`[busy day] download done ${Math.round(got.endedAt - sigtermAt)} ms after SIGTERM; exit ${code} after ${Math.round(at - sigtermAt)} ms (drain_seconds = 15)`);
+    expect(w.output()).not.toContain('drain did not finish');
+    expect(code).toBe(0);
+    // Nothing held the drain once the download was done.
+    expect(at - got.endedAt).toBeLessThan(2_500);
+    const lines = w.accessLog();
+    expect(lines.find((l) => String(l.path).startsWith('/download'))).toMatchObject({ status: 200, outcome: 'complete' });
+  }, 60_000);
+
+  it('cuts requests still in flight when drain_seconds is up, and still exits 0 with its log written', async () => {
+    world = await startBusyWorld(2);
+    const w = world;
+    const idle = await w.busyDay();
+    const hung = [w.download('/hang'), w.download('/hang', 'h2')];
+    await waitFor(() => w.origin.hits('/hang') >= 4, 5_000, 'the hung requests to reach the origin');
+
+    const sigtermAt = performance.now();
+    const exit = w.terminate(12_000);
+    for (const c of idle) expect(await c.closedWithin(3_000, sigtermAt) ?? Infinity, `${c.name} must be closed at once`).toBeLessThan(2_000);
+    const results = await Promise.all(hung);
+    for (const r of results) {
+      expect(r.status === undefined || r.error !== undefined, `a hung request got a complete answer: ${JSON.stringify(r)}`).toBe(true);
+      expect(r.endedAt - sigtermAt).toBeGreaterThan(1_500);
+    }
+    const { code, at } = await exit;
+    console.log(`[cut] exit ${code} after ${Math.round(at - sigtermAt)} ms (drain_seconds = 2)`);
+    expect(w.output()).not.toContain('drain did not finish');
+    expect(code).toBe(0);
+    expect(at - sigtermAt).toBeLessThan(5_000);
+    // Every hung request is in the log, the cut ones too: it was flushed before the exit.
+    expect(w.accessLog().filter((l) => String(l.path).startsWith('/hang')).length).toBe(w.origin.hits('/hang'));
+  }, 60_000);
 });

@@ -1,0 +1,193 @@
+// What SIGTERM does to each client connection (DESIGN.md §1 "SIGTERM ends with exit 0"). Every
+// accepted TCP connection is tracked with the requests in flight on it. On drain, a connection
+// with none (a TLS handshake or request head still arriving, an idle keep-alive HTTP/1
+// connection, an idle h2 session, a WebSocket: it has no request boundary to wait for, its
+// client reconnects) is closed at once; an HTTP/1 connection closes after its last response
+// (`Connection: close`); an h2 session gets GOAWAY and closes after its last stream. A client
+// that gave up on a hung upstream but only half-closed looks like one still waiting: it is
+// asked (an interim 102) and, if gone, answers with a reset that ends its request. Whatever is
+// still open when the drain time is up is cut.
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+
+/** After an orderly end, how long a client gets to close its side before the socket is destroyed. */
+const END_GRACE_MS = 1_000;
+/**
+ * A client that half-closed while its request waits for a hung upstream may be gone or may be
+ * waiting (half-close is allowed: DESIGN.md §1); only a write tells (a gone client answers it
+ * with a reset, seen on the next write). Two interim responses, this far apart, tell which.
+ */
+const PROBE_GAP_MS = 200;
+
+/** pending: no protocol yet (ClientHello or TLS handshake still arriving). */
+type Kind = 'pending' | 'http1' | 'h2' | 'websocket';
+
+interface Tracked {
+  readonly raw: net.Socket;
+  /** What speaks to the client: the TLSSocket once the handshake is done, else the raw socket. */
+  outer: net.Socket;
+  kind: Kind;
+  session: http2.ServerHttp2Session | undefined;
+  /** HTTP/1 requests whose response has not closed yet. */
+  readonly inflight: Map<http.ServerResponse, http.IncomingMessage>;
+  ending: boolean;
+}
+
+export interface ConnectionDrain {
+  /** A TCP connection accepted by a proxy listener: TLS (handshake next) or plain HTTP/1. */
+  accepted(raw: net.Socket, protocol: 'tls' | 'http'): void;
+  /** Its TLS handshake completed (the secure server's 'secureConnection'). */
+  secured(socket: tls.TLSSocket): void;
+  /** An h2 session started on it. */
+  session(session: http2.ServerHttp2Session): void;
+  /** A request arrived (the servers' 'request'). */
+  request(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void;
+  /** The connection was upgraded (WebSocket): no request boundary is left to wait for. */
+  upgraded(req: http.IncomingMessage, socket: Duplex): void;
+  /**
+   * Closes what is idle now and each connection as it becomes idle; resolves once every
+   * connection is closed, or after `ms`, when what is left is cut. Returns how many were cut.
+   */
+  drain(ms: number): Promise<number>;
+  /** Connections open now. */
+  readonly size: number;
+}
+
+/** The TCP four-tuple: the same on the raw socket and on the TLS socket (or h2 session) over it. */
+function tupleOf(s: { remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number }): string {
+  return `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
+}
+
+export function createConnectionDrain(): ConnectionDrain {
+  const byTuple = new Map<string, Tracked>();
+  const byOuter = new WeakMap<object, Tracked>();
+  const open = new Set<Tracked>();
+  let draining = false;
+  let onEmpty: (() => void) | undefined;
+
+  const destroy = (t: Tracked): void => {
+    t.session?.destroy();
+    t.raw.destroy();
+  };
+
+  /** An orderly close now: GOAWAY, or TLS close_notify and FIN; destroyed if the client lingers. */
+  const end = (t: Tracked): void => {
+    if (t.ending) return;
+    t.ending = true;
+    if (t.kind === 'pending') {
+      // Handshake or ClientHello still arriving: no protocol to close politely.
+      t.raw.destroy();
+      return;
+    }
+    if (t.session !== undefined) {
+      // GOAWAY: Node closes the session once its open streams end. A client that went away
+      // without resetting its streams answers the GOAWAY with a reset, which the ping then meets.
+      t.session.close();
+      setTimeout(() => {
+        try {
+          if (t.session?.destroyed === false) t.session.ping(() => {});
+        } catch {
+          // Closed meanwhile: nothing left to probe.
+        }
+      }, PROBE_GAP_MS).unref();
+      return;
+    }
+    t.outer.end();
+    setTimeout(() => destroy(t), END_GRACE_MS).unref();
+  };
+
+  /** Asks a half-closed client whose response has not started whether it is still there. */
+  const probe = (res: http.ServerResponse, req: http.IncomingMessage, t: Tracked): void => {
+    if (req.httpVersion !== '1.1' || !t.outer.readableEnded) return;
+    const once = (): void => {
+      if (!res.headersSent && !res.destroyed && !t.outer.destroyed) res.writeProcessing();
+    };
+    once();
+    setTimeout(once, PROBE_GAP_MS).unref();
+  };
+
+  /** Applies the drain rule to one connection: close if idle, else let its requests finish. */
+  const settle = (t: Tracked): void => {
+    if (t.kind === 'h2' || t.kind === 'websocket' || t.kind === 'pending' || t.inflight.size === 0) {
+      end(t);
+      return;
+    }
+    for (const [res, req] of t.inflight) {
+      if (res.headersSent) continue;
+      res.shouldKeepAlive = false;
+      probe(res, req, t);
+    }
+  };
+
+  return {
+    accepted(raw, protocol) {
+      if (raw.destroyed) return;
+      const t: Tracked = { raw, outer: raw, kind: protocol === 'http' ? 'http1' : 'pending', session: undefined, inflight: new Map(), ending: false };
+      const tuple = tupleOf(raw);
+      byTuple.set(tuple, t);
+      byOuter.set(raw, t);
+      open.add(t);
+      raw.once('close', () => {
+        open.delete(t);
+        if (byTuple.get(tuple) === t) byTuple.delete(tuple);
+        if (open.size === 0) onEmpty?.();
+      });
+      if (draining) end(t);
+    },
+    secured(socket) {
+      const t = byTuple.get(tupleOf(socket));
+      if (t === undefined) return;
+      t.outer = socket;
+      byOuter.set(socket, t);
+      t.kind = socket.alpnProtocol === 'h2' ? 'h2' : 'http1';
+      if (draining) settle(t);
+    },
+    session(session) {
+      const t = byTuple.get(tupleOf(session.socket));
+      if (t === undefined) return;
+      t.kind = 'h2';
+      t.session = session;
+      if (draining) settle(t);
+    },
+    request(req, res) {
+      if (req.httpVersionMajor === 2) return; // h2: session.close() waits for open streams
+      const r = req as http.IncomingMessage;
+      const t = byOuter.get(r.socket);
+      if (t === undefined) return;
+      const out = res as http.ServerResponse;
+      t.inflight.set(out, r);
+      if (draining) out.shouldKeepAlive = false;
+      out.once('close', () => {
+        t.inflight.delete(out);
+        if (draining && t.inflight.size === 0) end(t);
+      });
+    },
+    upgraded(_req, socket) {
+      const t = byOuter.get(socket);
+      if (t === undefined) return;
+      t.kind = 'websocket';
+      if (draining) end(t);
+    },
+    async drain(ms) {
+      draining = true;
+      for (const t of open) settle(t);
+      if (open.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          onEmpty = resolve;
+          timer = setTimeout(resolve, ms);
+        });
+        clearTimeout(timer);
+      }
+      const cut = open.size;
+      for (const t of open) destroy(t);
+      return cut;
+    },
+    get size() {
+      return open.size;
+    },
+  };
+}
