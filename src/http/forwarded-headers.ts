@@ -1,7 +1,7 @@
 // Which headers cross sluice. Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection;
 // headers that claim proxy or client identity (Proxy-*, Forwarded, X-Forwarded-*) may not be
 // set by the agent; `expect` is answered by sluice itself (Node sends 100 Continue).
-import type { HeaderMap } from '../pipeline/exchange.ts';
+import type { HeaderMap } from './header-map.ts';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
@@ -20,12 +20,21 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
   return names.length > 0 ? new Set(names) : undefined;
 }
 
+function isTrailersOnly(value: string | string[] | undefined): boolean {
+  return typeof value === 'string' && value.trim().toLowerCase() === 'trailers';
+}
+
 /** The request headers to forward upstream (names lower case, pseudo-headers dropped). */
 export function requestHeadersForUpstream(headers: HeaderMap): HeaderMap {
   const listed = connectionListed(headers.connection);
   const out: HeaderMap = {};
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ':' */) continue;
+    if (name === 'te' && isTrailersOnly(headers.te)) {
+      // "TE: trailers" is the one TE value HTTP/2 allows, and gRPC servers require it.
+      out.te = 'trailers';
+      continue;
+    }
     if (HOP_BY_HOP.has(name) || isAgentForbidden(name)) continue;
     if (listed !== undefined && listed.has(name)) continue;
     out[name] = headers[name];

@@ -14,6 +14,7 @@ import { upstreamFailure } from './failure.ts';
 import { SluiceError } from '../errors/codes.ts';
 import { transformRequestBody } from './request-body.ts';
 import { createResponseDecoder } from './response-decoder.ts';
+import { noteRelayed } from './relay-gc.ts';
 
 type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -37,6 +38,24 @@ function formatOrigin(ex: Exchange): string {
   return `${scheme}://${host}:${ex.conn.upstreamPort}`;
 }
 
+/**
+ * The trailers as received. undici's HTTP/2 client hands its legacy layer Node's trailer object
+ * where a raw [name, value, …] list is expected, and the conversion to the dispatcher API then
+ * yields {} (undici 7.30): read the raw form the controller keeps whenever it is an object.
+ */
+function upstreamTrailers(c: Dispatcher.DispatchController, parsed: Record<string, string | string[] | undefined> | undefined): Record<string, string | string[] | undefined> {
+  const raw = (c as { rawTrailers?: unknown }).rawTrailers;
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    const out: Record<string, string | string[] | undefined> = {};
+    for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+      if (name.startsWith(':')) continue;
+      out[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
+    }
+    return out;
+  }
+  return parsed ?? {};
+}
+
 export function forward(
   ex: Exchange,
   req: AnyRequest,
@@ -54,6 +73,10 @@ export function forward(
   let finished = false;
   let controller: Dispatcher.DispatchController | undefined;
   let decoder: ReturnType<typeof createResponseDecoder> | undefined;
+  /** The upstream's trailers (gRPC's grpc-status lives there), relayed after the body. */
+  let trailers: Record<string, string | string[]> | undefined;
+  /** The response was relayed as a single HEADERS frame that ended the stream (gRPC). */
+  let trailersOnly = false;
   const out = res as http.ServerResponse;
 
   const finish = (outcome: ForwardResult['outcome'], error?: SluiceError): void => {
@@ -95,6 +118,10 @@ export function forward(
     }
   };
   const complete = (): void => {
+    if (trailersOnly) {
+      finish('complete');
+      return;
+    }
     // What a hook still held back passes through the hooks after it, like any other bytes.
     for (let i = 0; i < hooks.length; i++) {
       let rest = (hooks[i] as ResponseHook).end?.();
@@ -108,6 +135,7 @@ export function forward(
         out.write(rest);
       }
     }
+    if (trailers !== undefined) out.addTrailers(trailers);
     res.end();
     finish('complete');
   };
@@ -147,10 +175,19 @@ export function forward(
       }
       let reason = statusMessage;
       if (reason) for (const hook of hooks) if (hook.reason !== undefined) reason = hook.reason(reason);
+      const stream = (res as http2.Http2ServerResponse).stream as http2.ServerHttp2Stream | undefined;
+      if (stream !== undefined && headersOut['grpc-status'] !== undefined) {
+        // gRPC's trailers-only response (a call that fails before any message) is one HEADERS
+        // frame with END_STREAM; headers followed by an empty body read as "no status".
+        trailersOnly = true;
+        stream.respond({ ...headersOut, ':status': statusCode }, { endStream: true });
+        return;
+      }
       if (req.httpVersionMajor === 1 && reason) out.writeHead(statusCode, reason, headersOut as http.OutgoingHttpHeaders);
       else out.writeHead(statusCode, headersOut as http.OutgoingHttpHeaders);
     },
     onResponseData(c, chunk) {
+      noteRelayed(chunk.length);
       if (decoder !== undefined) {
         if (!decoder.write(chunk)) {
           c.pause();
@@ -168,7 +205,12 @@ export function forward(
       }
       deliver(chunk, () => c.pause(), () => c.resume());
     },
-    onResponseEnd() {
+    onResponseEnd(c, received) {
+      const relayed = responseHeadersForClient(upstreamTrailers(c, received));
+      if (Object.keys(relayed).length > 0) {
+        for (const hook of hooks) hook.trailers?.(relayed);
+        trailers = relayed;
+      }
       if (decoder !== undefined) decoder.end();
       else complete();
     },

@@ -43,48 +43,52 @@ export interface FrameReader {
   push(chunk: Buffer): void;
 }
 
-export function createFrameReader(events: FrameEvents): FrameReader {
+/**
+ * Parses the frame header at the start of `buf`: the header and its length in bytes, or
+ * undefined while it is incomplete. Throws FrameError on a header RFC 6455 forbids.
+ */
+export function parseFrameHeader(buf: Buffer): { header: FrameHeader; size: number } | undefined {
+  if (buf.length < 2) return undefined;
+  const b0 = buf[0] as number;
+  const b1 = buf[1] as number;
+  const masked = (b1 & 0x80) !== 0;
+  let length = b1 & 0x7f;
+  let at = 2;
+  if (length === 126) {
+    if (buf.length < 4) return undefined;
+    length = buf.readUInt16BE(2);
+    at = 4;
+  } else if (length === 127) {
+    if (buf.length < 10) return undefined;
+    const big = buf.readBigUInt64BE(2);
+    if (big > BigInt(MAX_SAFE)) throw new FrameError('frame length out of range', 1009);
+    length = Number(big);
+    at = 10;
+  }
+  if (masked && buf.length < at + 4) return undefined;
+  const mask = masked ? Buffer.from(buf.subarray(at, at + 4)) : undefined;
+  at += masked ? 4 : 0;
+  const opcode = b0 & 0x0f;
+  const header: FrameHeader = { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 0x07, opcode, mask, length };
+  if (opcode >= 8) {
+    if (!header.fin) throw new FrameError('fragmented control frame');
+    if (length > 125) throw new FrameError('control frame payload over 125 bytes');
+    if (opcode > 10) throw new FrameError(`reserved opcode ${opcode}`);
+  } else if (opcode > 2) {
+    throw new FrameError(`reserved opcode ${opcode}`);
+  }
+  return { header, size: at };
+}
+
+export function createFrameReader(events: FrameEvents, options: { unmask?: boolean } = {}): FrameReader {
+  const unmaskPayload = options.unmask !== false;
   let head: Buffer = Buffer.alloc(0);
   let current: FrameHeader | undefined;
   let remaining = 0;
   let offset = 0; // payload bytes of the current frame already read (mask alignment)
 
-  const readHeader = (): FrameHeader | undefined => {
-    if (head.length < 2) return undefined;
-    const b0 = head[0] as number;
-    const b1 = head[1] as number;
-    const masked = (b1 & 0x80) !== 0;
-    let length = b1 & 0x7f;
-    let at = 2;
-    if (length === 126) {
-      if (head.length < 4) return undefined;
-      length = head.readUInt16BE(2);
-      at = 4;
-    } else if (length === 127) {
-      if (head.length < 10) return undefined;
-      const big = head.readBigUInt64BE(2);
-      if (big > BigInt(MAX_SAFE)) throw new FrameError('frame length out of range', 1009);
-      length = Number(big);
-      at = 10;
-    }
-    if (masked && head.length < at + 4) return undefined;
-    const mask = masked ? Buffer.from(head.subarray(at, at + 4)) : undefined;
-    at += masked ? 4 : 0;
-    const opcode = b0 & 0x0f;
-    const h: FrameHeader = { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 0x07, opcode, mask, length };
-    if (opcode >= 8) {
-      if (!h.fin) throw new FrameError('fragmented control frame');
-      if (length > 125) throw new FrameError('control frame payload over 125 bytes');
-      if (opcode > 10) throw new FrameError(`reserved opcode ${opcode}`);
-    } else if (opcode > 2) {
-      throw new FrameError(`reserved opcode ${opcode}`);
-    }
-    head = head.subarray(at);
-    return h;
-  };
-
   const unmask = (bytes: Buffer, mask: Buffer | undefined, from: number): Buffer => {
-    if (mask === undefined) return bytes;
+    if (mask === undefined || !unmaskPayload) return bytes;
     const out = Buffer.allocUnsafe(bytes.length);
     for (let i = 0; i < bytes.length; i++) out[i] = (bytes[i] as number) ^ (mask[(from + i) & 3] as number);
     return out;
@@ -97,13 +101,13 @@ export function createFrameReader(events: FrameEvents): FrameReader {
         if (current === undefined) {
           head = head.length === 0 ? data : Buffer.concat([head, data]);
           data = Buffer.alloc(0);
-          const h = readHeader();
-          if (h === undefined) return;
-          current = h;
-          remaining = h.length;
+          const parsed = parseFrameHeader(head);
+          if (parsed === undefined) return;
+          current = parsed.header;
+          remaining = current.length;
           offset = 0;
-          events.header(h);
-          data = head;
+          events.header(current);
+          data = head.subarray(parsed.size);
           head = Buffer.alloc(0);
         }
         if (remaining > 0) {

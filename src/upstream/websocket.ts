@@ -9,11 +9,15 @@ import https from 'node:https';
 import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { LookupFunction } from 'node:net';
-import type { Exchange } from '../pipeline/exchange.ts';
+import type { Config } from '../config/types.ts';
+import type { HeaderMap } from '../http/header-map.ts';
 import type { PayloadFilter, ResponseHeaders, ResponseHook } from '../pipeline/body.ts';
 import type { CheckedResolver } from './resolve.ts';
 import { createResponseDecoder } from './response-decoder.ts';
 import { createFrameRewriter } from './websocket-rewrite.ts';
+import { createFrameGuard } from './websocket-limits.ts';
+import { encodeFrame, FrameError, OPCODE } from './websocket-frames.ts';
+import { randomBytes } from 'node:crypto';
 import { SluiceError } from '../errors/codes.ts';
 
 export interface UpgradeResult {
@@ -22,8 +26,24 @@ export interface UpgradeResult {
   error: Error | undefined;
 }
 
+/**
+ * What the forwarder reads of an exchange (an Exchange is one). Spelled out here because the
+ * runtime holds the forwarder: naming the pipeline's Exchange would make runtime and pipeline
+ * import each other.
+ */
+export interface WebSocketRequest {
+  readonly conn: { readonly listener: 'tls' | 'http'; readonly upstreamPort: number };
+  readonly host: string;
+  readonly authority: string;
+  readonly path: string;
+  readonly headers: HeaderMap;
+  readonly rule: { readonly private?: boolean } | undefined;
+  readonly response: readonly ResponseHook[];
+  readonly runtime: { readonly config: Pick<Config, 'websocket'> };
+}
+
 export interface WebSocketForwarder {
-  forward(ex: Exchange, req: http.IncomingMessage, socket: Duplex, head: Buffer, done: (result: UpgradeResult) => void): void;
+  forward(ex: WebSocketRequest, req: http.IncomingMessage, socket: Duplex, head: Buffer, done: (result: UpgradeResult) => void): void;
   close(): void;
 }
 
@@ -51,6 +71,25 @@ function headBlock(statusLine: string, headers: ResponseHeaders, extra: string[]
   }
   lines.push(...extra);
   return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** Several rewriting hooks chain like the response hooks: each one's output feeds the next. */
+function chainFilters(hooks: readonly ResponseHook[]): PayloadFilter {
+  const filters = hooks.map((h) => (h.message as NonNullable<ResponseHook['message']>)());
+  const through = (data: Buffer, from: number): Buffer => filters.slice(from).reduce((d, f) => f.push(d), data);
+  return {
+    push: (chunk) => through(chunk, 0),
+    end: () => Buffer.concat(filters.map((f, i) => through(f.end(), i + 1))),
+  };
+}
+
+/** A close frame's payload: the code, then a UTF-8 reason (at most 123 bytes). */
+function closePayload(code: number, reason: string): Buffer {
+  const text = Buffer.from(reason, 'utf8').subarray(0, 123);
+  const out = Buffer.alloc(2 + text.length);
+  out.writeUInt16BE(code, 0);
+  text.copy(out, 2);
+  return out;
 }
 
 function copyHeaders(headers: http.IncomingHttpHeaders): ResponseHeaders {
@@ -178,29 +217,54 @@ export function createWebSocketForwarder(resolver: CheckedResolver, trust: tls.S
         });
         upstream.once('close', () => socket.destroy());
         upstream.on('error', () => socket.destroy());
-        if (head.length > 0) upstream.write(head);
-        socket.pipe(upstream);
-        if (rewrite.length === 0) {
-          if (upstreamHead.length > 0) socket.write(upstreamHead);
-          upstream.pipe(socket);
+
+        // Both directions pass a guard (frame and message limits); any frame resets the idle timer.
+        const settings = ex.runtime.config.websocket;
+        const idle = setTimeout(() => closeBoth(1001, 'sluice: idle timeout'), settings.idleTimeoutMs);
+        idle.unref();
+        const touch = (): void => {
+          idle.refresh();
+        };
+        const fromClient = createFrameGuard(settings, touch);
+        const fromUpstream = createFrameGuard(settings, touch);
+        const rewriter = rewrite.length === 0 ? undefined : createFrameRewriter(() => chainFilters(rewrite));
+        let closing = false;
+        /** Ends both sides with a close frame where the stream is at a frame boundary, else a cut. */
+        const closeBoth = (code: number, reason: string): void => {
+          if (closing) return;
+          closing = true;
+          clearTimeout(idle);
+          const payload = closePayload(code, reason);
+          socket.unpipe();
+          upstream.unpipe();
+          // To the agent as a server would send it; upstream as a client must (masked).
+          if (fromUpstream.atFrameBoundary) (rewriter ?? socket).end(encodeFrame(true, OPCODE.close, payload));
+          else socket.destroy();
+          if (fromClient.atFrameBoundary) upstream.end(encodeFrame(true, OPCODE.close, payload, randomBytes(4)));
+          else upstream.destroy();
+          setTimeout(() => {
+            socket.destroy();
+            upstream.destroy();
+          }, 1_000).unref();
+        };
+        const onLimit = (err: Error): void => closeBoth(err instanceof FrameError ? err.closeCode : 1002, `sluice: ${err.message}`.slice(0, 120));
+        fromClient.on('error', onLimit);
+        fromUpstream.on('error', onLimit);
+        socket.once('close', () => clearTimeout(idle));
+
+        if (head.length > 0) fromClient.write(head);
+        socket.pipe(fromClient).pipe(upstream);
+        if (rewriter === undefined) {
+          if (upstreamHead.length > 0) fromUpstream.write(upstreamHead);
+          upstream.pipe(fromUpstream).pipe(socket);
           return;
         }
-        // Several rewriting hooks chain like the response hooks: each one's output feeds the next.
-        const newFilter = (): PayloadFilter => {
-          const filters = rewrite.map((h) => (h.message as NonNullable<ResponseHook['message']>)());
-          const through = (data: Buffer, from: number): Buffer => filters.slice(from).reduce((d, f) => f.push(d), data);
-          return {
-            push: (chunk) => through(chunk, 0),
-            end: () => Buffer.concat(filters.map((f, i) => through(f.end(), i + 1))),
-          };
-        };
-        const rewriter = createFrameRewriter(newFilter);
         rewriter.on('error', () => {
           upstream.destroy();
           socket.destroy();
         });
-        if (upstreamHead.length > 0) rewriter.write(upstreamHead);
-        upstream.pipe(rewriter).pipe(socket);
+        if (upstreamHead.length > 0) fromUpstream.write(upstreamHead);
+        upstream.pipe(fromUpstream).pipe(rewriter).pipe(socket);
       });
       upstreamReq.end();
     },

@@ -10,6 +10,9 @@ import { createTestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { freePort } from '../helpers/ports.ts';
+import { skipUnlessTools } from '../helpers/tools.ts';
+
+const skip = skipUnlessTools('websocket', ['openssl', 'dnsmasq']);
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -79,7 +82,7 @@ function connect(host: string): { ws: WebSocket; dispatcher: Agent } {
   return { ws, dispatcher };
 }
 
-describe('WebSocket upgrades', () => {
+describe.skipIf(skip)('WebSocket upgrades', () => {
   it('upgrades through sluice and carries messages both ways', async () => {
     const { ws, dispatcher } = connect('ws.test');
     const reply = await new Promise<string>((resolve, reject) => {
