@@ -32,6 +32,7 @@ export function buildExchange(req: AnyRequest, conn: ConnectionInfo, runtime: Ru
     authority: target.authority,
     headers: requestHeadersForUpstream(req.headers),
     hasBody: hasRequestBody(req),
+    upgrade: req.httpVersionMajor === 1 && req.headers.upgrade !== undefined,
     rule: undefined,
     resolved: undefined,
     credential: undefined,

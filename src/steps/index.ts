@@ -6,5 +6,6 @@ import { resolveStep } from './resolve/step.ts';
 import { llmAuditStep } from './llm-audit/step.ts';
 import { credentialStep } from './credentials/step.ts';
 import { sigv4Step } from './sigv4/step.ts';
+import { llmPolicyStep } from './llm-policy/step.ts';
 
-export const requestSteps: readonly Step[] = [hostBinding, policyStep, resolveStep, credentialStep, sigv4Step, llmAuditStep];
+export const requestSteps: readonly Step[] = [hostBinding, policyStep, resolveStep, llmPolicyStep, credentialStep, sigv4Step, llmAuditStep];

@@ -9,7 +9,7 @@
 // single query.
 
 import { promises as dnsPromises } from 'node:dns';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { SluiceError } from '../errors/codes.ts';
 import { splitHostPort } from '../names/host.ts';
@@ -49,6 +49,20 @@ export interface ResolverOptions {
   maxEntries?: number;
   /** Per-query timeout towards the configured upstream. Default 3 s (two tries). */
   timeoutMs?: number;
+  /** CIDR blocks of special-purpose ranges to treat as public ([upstream] public_cidrs). */
+  publicCidrs?: readonly string[];
+}
+
+/** A BlockList of the operator's "treat as public" ranges, or undefined when there are none. */
+function publicRanges(cidrs: readonly string[] | undefined): BlockList | undefined {
+  if (cidrs === undefined || cidrs.length === 0) return undefined;
+  const list = new BlockList();
+  for (const block of cidrs) {
+    const [address, bits] = block.split('/');
+    const type = isIP(address ?? '') === 6 ? 'ipv6' : 'ipv4';
+    list.addSubnet(address as string, Number(bits), type);
+  }
+  return list;
 }
 
 /** A cached answer: the frozen result and its first special-purpose address, if any. */
@@ -69,6 +83,16 @@ export function createResolver(opts: ResolverOptions = {}): CheckedResolver {
     : lookupWithServer(parseUpstream(opts.upstream), opts.timeoutMs ?? 3_000);
   const cache = new LRUCache<string, Entry>({ max: opts.maxEntries ?? 1024, ttl: ttlMs });
   const inFlight = new Map<string, Promise<Entry>>();
+  const treatedPublic = publicRanges(opts.publicCidrs);
+  /** The first address that is special-purpose after public_cidrs, if any. */
+  const specialOf = (entry: Entry & { ok: true }): { address: string; range: string } | undefined => {
+    if (entry.special === undefined || treatedPublic === undefined) return entry.special;
+    for (const a of entry.resolved.addresses) {
+      const range = classifyAddress(a.address);
+      if (range !== undefined && !treatedPublic.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4')) return { address: a.address, range };
+    }
+    return undefined;
+  };
 
   async function entryFor(host: string): Promise<Entry> {
     const cached = cache.get(host);
@@ -93,8 +117,9 @@ export function createResolver(opts: ResolverOptions = {}): CheckedResolver {
       const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
       const entry = isIP(bare) !== 0 ? literalEntry(bare) : await entryFor(bare);
       if (!entry.ok) throw new SluiceError('upstream_dns', 502, entry.message);
-      if (entry.special !== undefined && !allowPrivate) {
-        const { address, range } = entry.special;
+      const special = allowPrivate ? undefined : specialOf(entry);
+      if (special !== undefined) {
+        const { address, range } = special;
         const what = address === bare ? `${bare} is a special-purpose address` : `${bare} resolves to ${address}`;
         throw new SluiceError('private_address', 403,
           `${what} (${range}); refused unless the host's allow rule says private = true`);

@@ -3,7 +3,7 @@ import type { AllowRule } from '../../src/config/types.ts';
 import { createPolicy } from '../../src/steps/policy/policy.ts';
 
 function rule(index: number, host: string, extra: Partial<AllowRule> = {}): AllowRule {
-  return { index, host, llm: undefined, private: false, methods: undefined, paths: undefined, ...extra };
+  return { index, host, llm: undefined, private: false, methods: undefined, paths: undefined, models: undefined, maxTokens: undefined, clampMaxTokens: false, ...extra };
 }
 
 const rules: AllowRule[] = [

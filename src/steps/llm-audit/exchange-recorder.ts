@@ -11,7 +11,7 @@ import { RequestCapture } from '../../audit/llm/request-capture.ts';
 import { ResponseCapture } from '../../audit/llm/response-capture.ts';
 import { bodyForLog } from '../../audit/llm/raw.ts';
 import { geminiModelFromPath } from '../../audit/llm/gemini.ts';
-import { isObject } from '../../audit/llm/assembler.ts';
+import { isObject } from '../../audit/llm/json.ts';
 import { redactForLog, redactJson } from '../../audit/llm/redact.ts';
 
 const EMPTY = Buffer.alloc(0);
@@ -132,7 +132,11 @@ export class ExchangeRecorder implements InFlightExchange {
     this.#written = true;
     this.#untrack?.();
     try {
-      return this.#record(outcome);
+      const record = this.#record(outcome);
+      // The budget counts what the provider reported, streamed or not, cut off or complete.
+      const { services, config } = this.#ex.runtime;
+      this.#guard(() => services.budget.record(record.model ?? undefined, record.usage ?? undefined, config.prices));
+      return record;
     } catch (err) {
       // A bug in the log's reassembly must still leave a line for the exchange.
       return this.#minimalRecord(outcome, err);

@@ -3,13 +3,9 @@
 // agent. While the log cannot be written, `[log] on_failure = "block"` refuses LLM requests
 // (an audit trail with holes is not an audit trail); "continue" lets them through.
 import type { Step } from '../../pipeline/step.ts';
-import { SluiceError, type DenyReason } from '../../errors/codes.ts';
-import { llmLogFor } from '../../audit/llm/llm-log-registry.ts';
+import { SluiceError } from '../../errors/codes.ts';
 import { routeLlmRequest } from '../../audit/llm/providers.ts';
 import { ExchangeRecorder } from './exchange-recorder.ts';
-
-/** LEAD: add `audit_log_unavailable` to DENY_REASONS (errors/codes.ts), then drop this cast. */
-export const AUDIT_LOG_UNAVAILABLE: DenyReason = 'audit_log_unavailable';
 
 export const llmAuditStep: Step = {
   name: 'llm-audit',
@@ -17,14 +13,14 @@ export const llmAuditStep: Step = {
     const provider = ex.rule?.llm;
     if (provider === undefined) return undefined;
     const config = ex.runtime.config;
-    const log = llmLogFor(config);
+    const log = ex.runtime.services.llmLog;
     if (log.problem() !== undefined && config.log.onFailure === 'block') {
-      return new SluiceError(AUDIT_LOG_UNAVAILABLE, 503, 'the LLM audit log cannot be written, so LLM requests are refused until it can (log.on_failure = "block")');
+      return new SluiceError('audit_log_unavailable', 503, 'the LLM audit log cannot be written, so LLM requests are refused until it can (log.on_failure = "block")');
     }
     const recorder = new ExchangeRecorder(ex, log, routeLlmRequest(provider, ex.method, ex.path), provider, config.log.maxBodyBytes);
     if (ex.hasBody) ex.requestBody.push(recorder.requestTransform);
     ex.response.push(recorder.responseHook);
-    ex.trace.push(`llm-audit:${recorder.id}`);
+    ex.trace.push({ step: 'llm-audit', action: 'recorded', detail: recorder.id });
     return undefined;
   },
 };
