@@ -11,12 +11,15 @@
 
 import { X509Certificate as NodeX509Certificate, createPrivateKey, generateKeyPair, randomBytes, webcrypto } from 'node:crypto';
 import type { KeyObject, webcrypto as WebCrypto } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import { nullValue, objectIdentifier, sequence } from './der.ts';
+import { writeTrustBundle } from './trust-bundle.ts';
+import { BUNDLE_FILE } from '../cli/env.ts';
 
 export const CA_CERT_FILE = 'ca.crt';
 export const CA_KEY_FILE = 'ca.key';
@@ -78,10 +81,18 @@ export async function loadOrCreateCa(dir: string): Promise<LoadedCa & { created:
   const keyPath = join(dir, CA_KEY_FILE);
   const [certExists, keyExists] = await Promise.all([exists(certPath), exists(keyPath)]);
   if (certExists || keyExists) return { ...(await loadCa(dir)), created: false };
-  // 0755: the key file protects itself (0600); the folder stays traversable so that an agent
-  // container mounting it read-only can read ca.crt.
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const won = await writeNewCa(certPath, keyPath);
+  let won: boolean;
+  try {
+    // 0755: the key file protects itself (0600); the folder stays traversable so that an agent
+    // container mounting it read-only can read ca.crt.
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    won = await writeNewCa(certPath, keyPath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw err;
+    // A read-only folder (a Kubernetes Secret volume, a :ro mount) is provisioned, not created.
+    throw new CaError('ca_missing', `no CA in ${dir} and the folder is not writable (${code}): provide ${CA_CERT_FILE} and ${CA_KEY_FILE} there (Kubernetes: the Secret sluice-ca; \`sluice k8s bootstrap\` makes one), or make it writable so sluice creates them`, { cause: err });
+  }
   // A concurrent first start that won the race may still be renaming its ca.crt into place.
   for (let i = 0; !won && i < 50 && !(await exists(certPath)); i++) await delay(100);
   return { ...(await loadCa(dir)), created: won };
@@ -101,7 +112,9 @@ export async function loadCa(dir: string): Promise<LoadedCa> {
   }
   const warnings: string[] = [];
   const keyMode = (await stat(keyPath)).mode & 0o777;
-  if ((keyMode & 0o077) !== 0) {
+  // A Secret volume's files are root-owned, so sluice's uid reads ca.key only if others may;
+  // the volume is mounted into sluice's container alone, which is what keeps the key private.
+  if ((keyMode & 0o077) !== 0 && !(await isKubeletVolume(dir))) {
     warnings.push(`${keyPath} is readable by group or others (mode ${keyMode.toString(8).padStart(4, '0')}); run \`chmod 600 ${keyPath}\``);
   }
   const certPem = await readText(certPath);
@@ -254,6 +267,42 @@ async function readText(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (cause) {
     throw new CaError('ca_unreadable', `cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Writes the trust bundle (system roots + the CA) as ca-bundle.crt beside the CA, where agents
+ * that share the folder find it. Skipped, with the reason, where sluice must write nothing: a
+ * read-only folder, or one kubelet manages (a Secret volume; Kubernetes agents get the bundle
+ * from the sluice-trust ConfigMap instead).
+ */
+export async function writeTrustBundleBesideCa(ca: CertificateAuthority, dir: string): Promise<{ path: string } | { skipped: string }> {
+  if (await isKubeletVolume(dir)) return { skipped: `${dir} is a Kubernetes Secret or ConfigMap volume: no ${BUNDLE_FILE} written there (the app containers get it from the sluice-trust ConfigMap)` };
+  try {
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw err;
+    return { skipped: `${dir} is read-only (${code}): no ${BUNDLE_FILE} written there; make one for agents with \`sluice ca bundle -o FILE\`` };
+  }
+  const path = join(dir, BUNDLE_FILE);
+  try {
+    await writeTrustBundle(ca.certPem, path);
+  } catch (err) {
+    // access() says yes on a read-only bind mount for root; the write is the real test.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw err;
+    return { skipped: `${dir} is read-only (${code}): no ${BUNDLE_FILE} written there; make one for agents with \`sluice ca bundle -o FILE\`` };
+  }
+  return { path };
+}
+
+/** kubelet's AtomicWriter layout: the files are symlinks into a `..data` symlink it swaps. */
+async function isKubeletVolume(dir: string): Promise<boolean> {
+  try {
+    return (await lstat(join(dir, '..data'))).isSymbolicLink();
+  } catch {
+    return false;
   }
 }
 
