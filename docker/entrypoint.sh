@@ -2,18 +2,29 @@
 # The sluice image's entrypoint (DESIGN.md §5). Runs as root, because the capture rules need
 # CAP_NET_ADMIN; everything after them runs as sluice's uid with no capabilities at all.
 #
-#   1. install the capture rules in this network namespace (fail closed: no rules, no start)
+# `run` (sluice itself):
+#   1. verify the capture rules in this network namespace; install them if they are missing
+#      or differ (fail closed: no rules, no start)
 #   2. give the CA and log folders to sluice's uid
 #   3. copy Docker secrets (bind mounts that may be root-only 0600) to a tmpfs sluice can read
-#   4. point sluice's own lookups at a resolver outside the namespace (dns-upstream.sh says why)
+#   4. find a resolver for sluice's own lookups outside the namespace (dns-upstream.sh)
 #   5. create the CA and publish ca.crt and ca-bundle.crt on the trust volume for the agents
 #   6. exec `sluice run` as uid 1337 (setpriv: no capabilities, no new privileges)
+#
+# `hold` (compose.yaml's sluice-net: the container that owns the namespace, as Kubernetes'
+# pause container does, so that a restarted sluice finds the agent where it left it): installs
+# the rules once, keeps a copy of the namespace's resolv.conf where the agent cannot write, then
+# sleeps as nobody with no capabilities until stopped.
+#
+# `engine-resolvers` (compose.yaml's sluice-dns-scout, on Docker's default bridge): copies the
+# resolv.conf Docker gives a container there, i.e. the engine's own resolvers, for step 4.
 #
 # `docker run IMAGE check|env|ca …` runs that sluice command as uid 1337 and installs nothing.
 #
 # Environment: SLUICE_CONFIG (/sluice/sluice.toml), SLUICE_TRUST_DIR (/sluice/trust),
-# SLUICE_SECRETS_DIR (/run/sluice/secrets), SLUICE_DNS_UPSTREAM ("IP[:port]", or "system" to
-# keep /etc/resolv.conf as it is), and sluice-init.sh's own (SLUICE_EXCLUDE_CIDRS, …).
+# SLUICE_SECRETS_DIR (/run/sluice/secrets), SLUICE_RESOLVERS_DIR (/sluice/resolvers),
+# SLUICE_DNS_UPSTREAM ("IP[:port]", or "system" to keep /etc/resolv.conf as it is), and
+# sluice-init.sh's own (SLUICE_EXCLUDE_CIDRS, …).
 set -euo pipefail
 
 log() { printf 'sluice-entrypoint: %s\n' "$*" >&2; }
@@ -24,6 +35,8 @@ CONFIG=${SLUICE_CONFIG:-/sluice/sluice.toml}
 TRUST_DIR=${SLUICE_TRUST_DIR:-/sluice/trust}
 SECRETS_IN=/run/secrets
 SECRETS_OUT=${SLUICE_SECRETS_DIR:-/run/sluice/secrets}
+RESOLVERS_DIR=${SLUICE_RESOLVERS_DIR:-/sluice/resolvers}
+HOLDER_READY=/run/sluice-net.ready
 
 # as_sluice CMD…: run as sluice's uid and gid, no supplementary groups, every capability gone
 # (permitted, effective, inheritable, ambient and the bounding set), no_new_privs.
@@ -37,8 +50,22 @@ if [ "$(id -u)" != 0 ]; then
   die "must start as root: it installs the capture rules, then drops to uid $UID_ (remove 'user:' from the sluice service)"
 fi
 
+# write_atomically FILE: stdin to FILE, readable by all (it holds addresses, no secrets).
+write_atomically() {
+  mkdir -p "$(dirname "$1")"
+  cat >"$1.tmp"
+  chmod 0644 "$1.tmp"
+  mv -f "$1.tmp" "$1"
+}
+
 command=${1:-run}
-if [ "$command" != run ]; then
+if [ "$command" = engine-resolvers ]; then
+  # On the default bridge there is no embedded DNS: resolv.conf holds the engine's resolvers.
+  write_atomically "$RESOLVERS_DIR/engine.conf" </etc/resolv.conf
+  log "the engine's resolvers, for sluice: $(grep -E '^nameserver' /etc/resolv.conf | tr '\n' ' ')"
+  exit 0
+fi
+if [ "$command" != run ] && [ "$command" != hold ]; then
   # Any other sluice command: no rules, no root.
   exec setpriv --reuid="$UID_" --regid="$UID_" --clear-groups --inh-caps=-all --bounding-set=-all \
     --no-new-privs -- node "$SLUICE" "$@"
@@ -57,8 +84,31 @@ eval "$settings"
 # ---- 1. capture rules ---------------------------------------------------------------------------
 export SLUICE_UID="$CFG_UID" SLUICE_HTTPS_PORT="$CFG_HTTPS_PORT" SLUICE_HTTP_PORT="$CFG_HTTP_PORT" \
   SLUICE_DENY_PORT="$CFG_DENY_PORT" SLUICE_DNS_PORT="$CFG_DNS_PORT" SLUICE_ADMIN_PORT="$CFG_ADMIN_PORT"
-if ! /app/iptables/sluice-init.sh apply; then
-  die "the capture rules could not be installed; refusing to start (does the service have cap_add: [NET_ADMIN]?)"
+
+apply_rules() {
+  /app/iptables/sluice-init.sh apply ||
+    die "the capture rules could not be installed; refusing to start (does the service have cap_add: [NET_ADMIN]?)"
+}
+
+if [ "$command" = hold ]; then
+  rm -f "$HOLDER_READY"   # a restarted holder keeps its filesystem: not ready until applied again
+  apply_rules
+  # The agent shares this resolv.conf (and, as root, could rewrite it); sluice reads this copy.
+  write_atomically "$RESOLVERS_DIR/namespace.conf" </etc/resolv.conf
+  touch "$HOLDER_READY"
+  log "holding the network namespace (rules installed); sleeping as nobody"
+  exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \
+    bash -c 'trap "exit 0" TERM INT; sleep infinity & wait'
+fi
+
+# sluice itself: the rules are normally in place already (sluice-net installed them, and they
+# outlive a restart of sluice, since the namespace is the holder's). Verify them; install them
+# only when they are missing or differ (a plain `docker run`, changed ports, tampering).
+if verify_out=$(/app/iptables/sluice-init.sh verify 2>&1); then
+  log "capture rules verified in this namespace"
+else
+  log "capture rules missing or different here ($(printf '%s' "$verify_out" | grep -c 'missing\|extra') differences): installing them"
+  apply_rules
 fi
 
 # ---- 2. folders -----------------------------------------------------------------------------------
@@ -94,9 +144,9 @@ fi
 
 # ---- 4. sluice's own resolver ---------------------------------------------------------------------
 # Never leave sluice on the container's resolver: besides the 127.0.0.11 trap (dns-upstream.sh),
-# /etc/resolv.conf and /etc/hosts are the same files in the agent's container (network_mode
-# "service:sluice" shares them), so an agent running as root could repoint sluice's lookups.
-# An address sluice reads from its config or environment is out of the agent's reach.
+# /etc/resolv.conf and /etc/hosts are the same files in the agent's container (it shares the
+# namespace), so an agent running as root could repoint sluice's lookups. An address sluice
+# reads from its config or environment is out of the agent's reach; so is the holder's copy.
 if [ -n "$CFG_DNS_UPSTREAM" ]; then
   [ -z "${SLUICE_DNS_UPSTREAM:-}" ] || log "DNS: SLUICE_DNS_UPSTREAM ignored: $CONFIG sets [dns] upstream"
   unset SLUICE_DNS_UPSTREAM
@@ -105,34 +155,11 @@ elif [ "${SLUICE_DNS_UPSTREAM:-}" = system ]; then
   unset SLUICE_DNS_UPSTREAM
   log "DNS: sluice resolves through /etc/resolv.conf (SLUICE_DNS_UPSTREAM=system)"
 else
-  upstream=$(/app/docker/dns-upstream.sh /etc/resolv.conf)
-  if [ -z "$upstream" ]; then
-    die "no DNS resolver for sluice: /etc/resolv.conf names only Docker's embedded DNS, which cannot answer from inside the captured namespace. Set SLUICE_DNS_UPSTREAM (in .env) to your network's resolver, or [dns] upstream in sluice.toml"
-  fi
+  # As sluice's uid: exempt from the capture, so the probes reach the real candidates.
+  upstream=$(as_sluice /app/docker/dns-upstream.sh "$RESOLVERS_DIR/engine.conf" "$RESOLVERS_DIR/namespace.conf" /etc/resolv.conf) ||
+    die "no DNS resolver for sluice (the lines above say what was tried and what to add to .env)"
   export SLUICE_DNS_UPSTREAM="$upstream"
-  # Does this sluice read SLUICE_DNS_UPSTREAM? Ask the config loader itself.
-  probe=$(as_sluice node /app/docker/config-paths.ts "$CONFIG" | sed -n "s/^CFG_DNS_UPSTREAM='\(.*\)'$/\1/p")
-  if [ "$probe" = "$upstream" ]; then
-    log "DNS: sluice resolves through $upstream (SLUICE_DNS_UPSTREAM)"
-  else
-    # Stopgap for a sluice whose config loader ignores the variable: make the container's
-    # resolver the real one. Weaker (see above), so say so.
-    host=$upstream port=53
-    case $upstream in
-      \[*\]:*) host=${upstream#[}; host=${host%%]*}; port=${upstream##*:} ;;
-      *:*:*) ;;
-      *:*) host=${upstream%:*}; port=${upstream##*:} ;;
-    esac
-    [ "$port" = 53 ] || die "SLUICE_DNS_UPSTREAM=$upstream: this sluice needs a port-53 resolver, or [dns] upstream in sluice.toml"
-    {
-      printf '# written by the sluice entrypoint: sluice resolves through %s\n' "$host"
-      printf 'nameserver %s\n' "$host"
-      grep -E '^(search|options)[[:space:]]' /etc/resolv.conf || true
-    } >/etc/resolv.conf.sluice
-    cat /etc/resolv.conf.sluice >/etc/resolv.conf   # in place: it is Docker's bind mount
-    rm -f /etc/resolv.conf.sluice
-    log "DNS: sluice resolves through $upstream via /etc/resolv.conf (warning: this sluice ignores SLUICE_DNS_UPSTREAM; an agent running as root could rewrite that shared file: prefer [dns] upstream in sluice.toml)"
-  fi
+  log "DNS: sluice resolves through $upstream"
 fi
 
 # ---- 5. CA and trust bundle -------------------------------------------------------------------------
