@@ -3,7 +3,9 @@
 // `FILE:LINE: KEY: …` lines on stderr otherwise, 2 for a bad command line.
 
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/errors.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, formatIssue } from '../config/errors.ts';
+import { configWarnings } from '../config/warnings.ts';
 import { loadConfig } from '../config/load.ts';
 import { checkSecretSources, secretSources } from '../config/secrets-check.ts';
 import type { AllowRule, Config, Credential, SecretSource } from '../config/types.ts';
@@ -54,7 +56,18 @@ export async function checkCommand(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(summarize(config, file, values.secrets));
+  // Valid but weaker than the defaults (plaintext = true, …): said on stderr, still exit 0.
+  const warnings = configWarnings(config, file, readSource(config.file));
+  if (warnings.length > 0) process.stderr.write(`${warnings.map(formatIssue).join('\n')}\n`);
   return 0;
+}
+
+function readSource(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined; // line numbers are a convenience; the warnings are printed without them
+  }
 }
 
 /** What the config allows, for a person: rules, credentials and secret sources, no secrets. */
@@ -69,7 +82,7 @@ export function summarize(config: Config, file: string, secretsChecked: boolean)
   lines.push(
     '',
     secretsChecked
-      ? `Secrets: ${sources} source${sources === 1 ? '' : 's'} readable.`
+      ? (sources === 0 ? 'Secrets: none to read (no credential needs one).' : `Secrets: ${sources} source${sources === 1 ? '' : 's'} readable.`)
       : 'Secrets: not checked (--no-secrets).',
   );
   return `${lines.join('\n')}\n`;
@@ -87,7 +100,7 @@ function describeRule(rule: AllowRule): string {
 }
 
 function describeCredential(credential: Credential): string[] {
-  const hosts = `hosts: ${credential.hosts.join(', ')}`;
+  const hosts = `hosts: ${credential.hosts.join(', ')}${credential.plaintext ? '  also over plain HTTP (plaintext = true)' : ''}`;
   switch (credential.type) {
     case 'bearer':
       return [

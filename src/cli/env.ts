@@ -15,6 +15,8 @@ export const ADDITIVE_TRUST_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'DENO_CERT'] as 
 export const REPLACING_TRUST_VARIABLES = [
   'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE',
   'PIP_CERT', 'NPM_CONFIG_CAFILE', 'CARGO_HTTP_CAINFO', 'CODEX_CA_CERTIFICATE',
+  // gRPC C-core runtimes (Python grpcio, Ruby, PHP) read this one and ignore SSL_CERT_FILE.
+  'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH',
 ] as const;
 
 export function trustVariables(caDir: string): Record<string, string> {
@@ -24,6 +26,14 @@ export function trustVariables(caDir: string): Record<string, string> {
   return out;
 }
 
+const USAGE = `usage: sluice env [-c FILE | --ca-dir DIR] [--export]
+  -c, --config FILE   read ca_dir from this configuration (default: sluice.toml; certs/ without it)
+  --ca-dir DIR        the folder holding ca.crt and ca-bundle.crt
+  --export            prefix each line with "export " (for eval in a shell)
+Prints NAME=PATH lines: variables that add a CA point at ca.crt, variables that replace the
+trust store point at ca-bundle.crt (system roots + sluice's CA).
+`;
+
 export async function envCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -31,9 +41,14 @@ export async function envCommand(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c', default: 'sluice.toml' },
       'ca-dir': { type: 'string' },
       export: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let caDir = values['ca-dir'];
   if (caDir === undefined) {
     caDir = existsSync(values.config) ? (await loadConfig(values.config)).proxy.caDir : resolve('certs');

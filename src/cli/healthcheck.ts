@@ -5,8 +5,18 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/load.ts';
 
+const USAGE = `usage: sluice healthcheck [-c FILE] [--port PORT]
+  -c, --config FILE   read the admin listener from this configuration (default: sluice.toml)
+  --port PORT         ask this admin port on 127.0.0.1 instead
+Exits 0 when the admin listener's /readyz answers 200, 1 otherwise.
+`;
+
 export async function healthcheckCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c', default: 'sluice.toml' }, port: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c', default: 'sluice.toml' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let port = values.port === undefined ? undefined : Number(values.port);
   let host = '127.0.0.1';
   if (port === undefined) {

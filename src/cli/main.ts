@@ -9,9 +9,15 @@ commands:
   healthcheck [-c …]          exit 0 if sluice's admin /readyz answers 200 (for container HEALTHCHECKs)
   logs [--follow] [--json] [--since WHEN] [--usage] [--show ID]
                               read llm.ndjson: exchanges, token totals
+  suggest [--since WHEN]      print [[allow]] entries for what was denied (or would be: mode = "learn")
   mint --credential NAME …    print a scoped, expiring token for a credential (--attenuate TOKEN to narrow one)
   sandbox -- CMD…             Linux, root: run CMD in a network namespace whose egress goes through sluice
+  inject [-f FILE|DIR|-]      Kubernetes: print manifests with sluice injected into every pod template
+  webhook [certs] …           Kubernetes: the mutating admission webhook; its serving certificate
+  k8s bootstrap -c …          Kubernetes: print the Secrets and ConfigMaps an injected pod needs
   version                     print the version
+
+\`sluice COMMAND --help\` prints a command's options.
 `;
 
 type Command = (argv: string[]) => Promise<number>;
@@ -25,6 +31,10 @@ const commands: Record<string, () => Promise<Command>> = {
   logs: async () => (await import('./logs.ts')).logsCommand,
   mint: async () => (await import('./mint.ts')).mintCommand,
   sandbox: async () => (await import('./sandbox.ts')).sandboxCommand,
+  inject: async () => (await import('./inject.ts')).injectCommand,
+  webhook: async () => (await import('./webhook.ts')).webhookCommand,
+  k8s: async () => (await import('./k8s.ts')).k8sCommand,
+  suggest: async () => (await import('./suggest.ts')).suggestCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

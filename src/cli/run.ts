@@ -1,23 +1,42 @@
 // `sluice run`: start everything, reload on SIGHUP or a changed config file, drain on SIGTERM.
 import { parseArgs } from 'node:util';
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { watchConfigFile, type ConfigWatch } from '../config/watch-file.ts';
 import { dirname, join, resolve, relative } from 'node:path';
 import { BUNDLE_FILE } from './env.ts';
 import { loadConfig } from '../config/load.ts';
 import { createOpsLog } from '../audit/ops-log.ts';
 import { startSluice } from '../runtime/sluice.ts';
 
+const USAGE = `usage: sluice run [-c FILE]
+  -c, --config FILE   the configuration (default: sluice.toml)
+Starts every listener. SIGHUP or a changed FILE reloads the policy without dropping
+connections; SIGTERM or SIGINT drains (up to [proxy] drain_seconds), then exits.
+`;
+
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c', default: 'sluice.toml' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c', default: 'sluice.toml' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const file = resolve(values.config);
   const opsLog = createOpsLog();
   const config = await loadConfig(file);
-  const sluice = await startSluice(config, { opsLog });
+  let sluice: Awaited<ReturnType<typeof startSluice>>;
+  try {
+    sluice = await startSluice(config, { opsLog });
+  } catch (err) {
+    const taken = portInUse(err);
+    if (taken === undefined) throw err;
+    process.stderr.write(taken);
+    return 1;
+  }
   const near = relative(process.cwd(), sluice.caCertPath);
   const shown = near === '' || near.startsWith('..') ? sluice.caCertPath : near;
   process.stderr.write(
     `sluice: ${sluice.caCreated ? 'created a new CA' : 'using the CA'} at ${shown}\n`
-    + `sluice: agents must trust it: NODE_EXTRA_CA_CERTS=${sluice.caCertPath}; SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE … =${join(dirname(sluice.caCertPath), BUNDLE_FILE)} (system roots + this CA; \`sluice env\` prints them all)\n`
+    + `sluice: agents must trust it: NODE_EXTRA_CA_CERTS=${sluice.caCertPath}; SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE … =${existsSync(join(dirname(sluice.caCertPath), BUNDLE_FILE)) ? join(dirname(sluice.caCertPath), BUNDLE_FILE) : 'a bundle made elsewhere (the CA folder is read-only)'} (system roots + this CA; \`sluice env\` prints them all)\n`
     + `sluice: listening on ${sluice.skippedAddresses.some((a) => a.startsWith('::1:')) ? '127.0.0.1 (::1 unavailable: IPv6 is off)' : '127.0.0.1 and ::1'} — TLS :${sluice.ports.https}, HTTP :${sluice.ports.http}, other TCP :${sluice.ports.deny}, DNS :${sluice.ports.dns}, admin :${sluice.ports.admin}\n`
     + `sluice: ${config.allow.length} allow rule(s) from ${file}; access log ${config.proxy.logDir}/access.ndjson\n`,
   );
@@ -36,17 +55,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     });
   };
 
-  let watcher: FSWatcher | undefined;
-  let debounce: NodeJS.Timeout | undefined;
+  let watcher: ConfigWatch | undefined;
   try {
-    // Editors replace files; watch the folder and filter by name so renames are seen too.
-    const dir = resolve(file, '..');
-    const base = file.slice(dir.length + 1);
-    watcher = watch(dir, (_event, name) => {
-      if (name !== base) return;
-      clearTimeout(debounce);
-      debounce = setTimeout(() => reload('file changed'), 200);
-    });
+    // Sees editors' renames and a ConfigMap's `..data` swap (config/watch-file.ts).
+    watcher = watchConfigFile(file, () => reload('file changed'));
   } catch (err) {
     opsLog.warn({ error: (err as Error).message }, 'cannot watch the config file; reload with SIGHUP');
   }
@@ -59,7 +71,6 @@ export async function runCommand(argv: string[]): Promise<number> {
       stopping = true;
       opsLog.info({ signal }, 'draining');
       watcher?.close();
-      clearTimeout(debounce);
       // Bounded: whatever an upstream or a client does, sluice is gone shortly after the drain.
       const deadline = setTimeout(() => {
         opsLog.error('drain did not finish in time; exiting');
@@ -81,4 +92,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** For a listener's EADDRINUSE: which port, who may hold it, how to find out. */
+function portInUse(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (e?.code !== 'EADDRINUSE' || e.port === undefined) return undefined;
+  return `sluice run: port ${e.port} on ${e.address ?? 'loopback'} is already in use: another sluice (an earlier \`npm start\` still running?) or another program holds it.\n`
+    + `  find it:    ss -ltnp 'sport = :${e.port}'\n`
+    + `  or move sluice: set the port in [proxy] of the config (https_port, http_port, deny_port, dns_port, admin_port)\n`;
 }

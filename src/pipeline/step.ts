@@ -1,4 +1,4 @@
-// One shape for every stage of a request's journey (see STYLE.md, iron-proxy): a named step
+// One shape for every stage of a request's journey (as iron-proxy's transform step): a named step
 // that either lets the exchange continue (returns undefined) or refuses it with a SluiceError.
 // Adding a capability is adding a step to the list in steps/index.ts, not editing the proxy.
 import type { SluiceError } from '../errors/codes.ts';

@@ -1,17 +1,18 @@
 // A real secret store built from TOML and real secret sources, and exchanges to run the real
 // credentials step on, with request bodies pushed through the forwarder's own transform chain.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/types.ts';
 import { createSecretStore, type SecretStore } from '../../src/credentials/secret-store.ts';
-import type { Exchange, HeaderMap } from '../../src/pipeline/exchange.ts';
+import type { Exchange } from '../../src/pipeline/exchange.ts';
+import type { HeaderMap } from '../../src/http/header-map.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 import { credentialStep } from '../../src/steps/credentials/step.ts';
 import { SluiceError } from '../../src/errors/codes.ts';
 import { transformRequestBody } from '../../src/upstream/request-body.ts';
+import { makeTempDir } from './temp-dir.ts';
 
 /** Values used across the credential unit tests. Real secrets are the ones that must never leak. */
 export const V = {
@@ -93,7 +94,7 @@ export const ENV = {
 };
 
 export function createCredentialFixture(toml: (dir: string) => string = DEFAULT_TOML, env: Record<string, string | undefined> = ENV): CredentialFixture {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-cred-'));
+  const dir = makeTempDir('cred');
   // Surrounding whitespace, as secret files usually end with a newline.
   writeFileSync(join(dir, 'github.secret'), `${V.githubReal}\n`, { mode: 0o600 });
   const file = join(dir, 'sluice.toml');

@@ -1,6 +1,7 @@
 // A real resolver for tests: dnsmasq on loopback answering fixed addresses for test names.
 import { startDaemon } from './process.ts';
 import { freePort } from './ports.ts';
+import { toolPath } from './tools.ts';
 
 export interface TestResolver {
   /** "127.0.0.1:PORT", for [dns] upstream. */
@@ -17,6 +18,6 @@ export async function startDnsmasq(records: Record<string, string[]>): Promise<T
   }
   // Names we do not know must not be forwarded anywhere.
   args.push('--local=/#/');
-  const daemon = await startDaemon('dnsmasq', args, (out) => out.includes('started'), { timeoutMs: 10_000 });
+  const daemon = await startDaemon(toolPath('dnsmasq'), args, (out) => out.includes('started'), { timeoutMs: 10_000 });
   return { address: `127.0.0.1:${port}`, stop: daemon.stop };
 }

@@ -35,29 +35,6 @@ export interface EdgeFixture {
   stop(): Promise<void>;
 }
 
-/**
- * startNginx with a workaround: test/helpers/process.ts startDaemon never clears its 15 s
- * readiness timer when the ready check passes at once (nginx's `() => true`), so that timer
- * SIGTERMs nginx 15 s into any suite. Cancel the timers of that length made during the start.
- * Remove once startDaemon clears its timer on the immediate-ready path.
- */
-async function startNginxKeptAlive(cert: { cert: string; key: string }, bigBytes: number): Promise<NginxOrigin> {
-  const real = globalThis.setTimeout;
-  const call = real as unknown as (fn: () => void, ms?: number, ...args: unknown[]) => ReturnType<typeof setTimeout>;
-  const readinessTimers: ReturnType<typeof setTimeout>[] = [];
-  globalThis.setTimeout = ((fn: () => void, ms?: number, ...args: unknown[]) => {
-    const timer = call(fn, ms, ...args);
-    if (ms === 15_000) readinessTimers.push(timer);
-    return timer;
-  }) as typeof setTimeout;
-  try {
-    return await startNginx(cert, { bigBytes });
-  } finally {
-    globalThis.setTimeout = real;
-    for (const timer of readinessTimers) clearTimeout(timer);
-  }
-}
-
 const toml = (v: TomlValue): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 const lines = (table: Record<string, TomlValue> | undefined): string => Object.entries(table ?? {}).map(([k, v]) => `${k} = ${toml(v)}`).join('\n');
 
@@ -70,7 +47,7 @@ export async function startEdgeFixture(options: EdgeFixtureOptions = {}): Promis
     const pki = await createTestPki();
     const nginxNames = ['origin.test', ...(options.nginxNames ?? [])];
     const cert = await pki.issue([...nginxNames, 'echo.test', 'silent.test', 'down.test', ...Object.keys(options.records ?? {})]);
-    const origin = await startNginxKeptAlive(cert, options.bigBytes ?? 1024 * 1024);
+    const origin = await startNginx(cert, { bigBytes: options.bigBytes ?? 1024 * 1024 });
     stops.push(origin.stop);
     const ports = { httpsPort: origin.httpsPort, httpPort: origin.httpPort };
     const echo = await startEchoOrigin(cert, '127.0.0.3', ports);

@@ -3,14 +3,15 @@
 // password itself, as a forge checks a token.
 import { spawn } from 'node:child_process';
 import type http from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './process.ts';
+import { makeTempDir } from './temp-dir.ts';
+import { commandPath } from './tools.ts';
 
-/** A bare repository `repo.git` with one commit holding README.md; returns the project root. */
+/** A bare repository `repo.git` with one commit holding README.md; returns the project root (removed when the test file ends). */
 export async function createBareRepo(readme: string): Promise<string> {
-  const root = mkdtempSync(join(tmpdir(), 'sluice-git-'));
+  const root = makeTempDir('git');
   const work = join(root, 'work');
   const git = async (args: string[], cwd: string): Promise<void> => {
     const r = await run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], { cwd, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: root } });
@@ -52,7 +53,7 @@ export function serveGit(projectRoot: string, password: string, req: http.Incomi
     HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
   };
   if (req.headers['content-length'] !== undefined) env.CONTENT_LENGTH = req.headers['content-length'];
-  const child = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(commandPath('git'), ['http-backend'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   req.pipe(child.stdin);
   let head = Buffer.alloc(0);
   let started = false;

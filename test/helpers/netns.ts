@@ -2,7 +2,7 @@
 // end-to-end suite. Everything here runs synchronously with a timeout, so a hung command fails
 // the test instead of hanging the run, and every namespace made here is deleted by its owner.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { commandPath, findTool, installHint, skipSuite } from './tools.ts';
 
 export interface RunResult {
   status: number | null;
@@ -18,14 +18,15 @@ export interface RunOptions {
 
 /** Runs a command; never throws (inspect `status`). */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): RunResult {
-  const result = spawnSync(cmd, args, {
+  const result = spawnSync(commandPath(cmd), args, {
     encoding: 'utf8',
     env: opts.env ? { ...opts.env } : process.env,
     input: opts.input,
     timeout: opts.timeoutMs ?? 20_000,
     killSignal: 'SIGKILL',
   });
-  const stderr = result.error ? `${result.stderr ?? ''}${String(result.error)}` : (result.stderr ?? '');
+  const notInstalled = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? `: ${cmd} is not installed: ${installHint(cmd)}` : '';
+  const stderr = result.error ? `${result.stderr ?? ''}${String(result.error)}${notInstalled}` : (result.stderr ?? '');
   return { status: result.status, stdout: result.stdout ?? '', stderr };
 }
 
@@ -38,19 +39,8 @@ export function runOk(cmd: string, args: readonly string[], opts: RunOptions = {
   return result.stdout;
 }
 
-/** Absolute path of a program on PATH, or undefined. */
-export function which(program: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (!dir) continue;
-    try {
-      accessSync(`${dir}/${program}`, constants.X_OK);
-      return `${dir}/${program}`;
-    } catch {
-      // not in this folder
-    }
-  }
-  return undefined;
-}
+/** Absolute path of a program (PATH, then the sbin folders), or undefined. */
+export const which = findTool;
 
 /**
  * Why a kernel-level suite cannot run here, or undefined when it can. Under CI a missing
@@ -59,19 +49,15 @@ export function which(program: string): string | undefined {
 export function kernelSuiteSkipReason(suite: string, programs: readonly string[]): string | undefined {
   let reason: string | undefined;
   if (process.platform !== 'linux') reason = 'needs Linux (network namespaces, iptables)';
-  else if (process.getuid?.() !== 0) reason = 'needs root (network namespaces, iptables); run it as root or in CI';
+  else if (process.getuid?.() !== 0) reason = 'needs root (network namespaces, iptables): run npm test as root, or CI=true';
   else {
-    const missing = programs.filter((p) => !which(p));
-    if (missing.length > 0) reason = `needs ${missing.join(', ')} on PATH`;
+    const missing = programs.filter((p) => !findTool(p));
+    if (missing.length > 0) reason = `needs ${missing.map(installHint).join(', ')}`;
   }
-  if (reason && process.env.CI === 'true') {
-    throw new Error(`${suite}: cannot run under CI=true: ${reason}`);
-  }
-  if (reason) console.warn(`[skipped] ${suite}: ${reason}`);
-  return reason;
+  return skipSuite(suite, reason);
 }
 
-const ipBin = () => which('ip') ?? '/usr/sbin/ip';
+const ipBin = () => findTool('ip') ?? 'ip';
 
 /** A named network namespace (`ip netns`), deleted by `destroy()`. */
 export class NetNs {

@@ -1,11 +1,12 @@
 // A real nginx origin (Debian's nginx-light) on loopback, HTTPS (HTTP/1.1 and h2) and HTTP,
 // serving a few fixed routes the proxy tests need.
-import { mkdtempSync, mkdirSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { startDaemon, waitFor } from './process.ts';
 import { freePort } from './ports.ts';
+import { makeTempDir, removeTempDir } from './temp-dir.ts';
+import { toolPath } from './tools.ts';
 
 export interface NginxOrigin {
   httpsPort: number;
@@ -16,7 +17,8 @@ export interface NginxOrigin {
 }
 
 export async function startNginx(tls: { cert: string; key: string }, options: { bigBytes?: number } = {}): Promise<NginxOrigin> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-nginx-'));
+  const nginx = toolPath('nginx');
+  const dir = makeTempDir('nginx');
   const root = join(dir, 'www');
   mkdirSync(root);
   const bigBytes = options.bigBytes ?? 100 * 1024 * 1024;
@@ -61,9 +63,21 @@ http {
   }
 }
 `);
-  const daemon = await startDaemon('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], () => true);
-  await waitFor(() => canConnect(httpsPort), 10_000, 'nginx to listen');
-  return { httpsPort, httpPort, bigBytes, stop: daemon.stop };
+  const daemon = await startDaemon(nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], () => true);
+  const stop = async (): Promise<void> => {
+    await daemon.stop();
+    removeTempDir(dir);
+  };
+  try {
+    await waitFor(() => {
+      if (daemon.child.exitCode !== null) throw new Error(`nginx exited with ${daemon.child.exitCode}:\n${daemon.output()}`);
+      return canConnect(httpsPort);
+    }, 10_000, 'nginx to listen');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { httpsPort, httpPort, bigBytes, stop };
 }
 
 function canConnect(port: number): Promise<boolean> {

@@ -1,10 +1,11 @@
 // A test PKI made with the real openssl CLI, independent of sluice's own certificate code:
 // an "origin" CA and server certificates for the fake upstreams.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './process.ts';
+import { makeTempDir } from './temp-dir.ts';
 
+/** Its folder goes when the test file ends (test/helpers/temp-dir.ts). */
 export interface TestPki {
   dir: string;
   caCert: string;
@@ -18,7 +19,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 }
 
 export async function createTestPki(): Promise<TestPki> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-pki-'));
+  const dir = makeTempDir('pki');
   await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=sluice test origin CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
   let serial = 0;

@@ -6,11 +6,10 @@
 import https from 'node:https';
 import http from 'node:http';
 import { createHash, createHmac } from 'node:crypto';
-import { readFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import aws4 from 'aws4';
 import S3rver from '@20minutes/s3rver';
+import { makeTempDir, removeTempDir } from './temp-dir.ts';
 
 export interface OriginCredentials {
   accessKeyId: string;
@@ -139,7 +138,8 @@ function judge(req: http.IncomingMessage, body: Buffer, real: OriginCredentials)
 const DROP = /^(authorization|x-amz-content-sha256|x-amz-date|x-amz-security-token|x-amz-decoded-content-length|x-amz-trailer|x-amz-sdk-checksum-algorithm|x-amz-checksum-.*|content-encoding|content-length|transfer-encoding|content-md5|expect|host|connection)$/;
 
 export async function startSigV4Origin(tls: { cert: string; key: string }, real: OriginCredentials, options: { bucket: string; host?: string } ): Promise<SigV4Origin> {
-  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: mkdtempSync(join(tmpdir(), 'sluice-s3rver-')), configureBuckets: [{ name: options.bucket, configs: [] }], vhostBuckets: false });
+  const s3dir = makeTempDir('s3rver');
+  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: s3dir, configureBuckets: [{ name: options.bucket, configs: [] }], vhostBuckets: false });
   const s3address = await s3.run();
   const seen: Judgement[] = [];
   const server = https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (req, res) => {
@@ -187,6 +187,7 @@ export async function startSigV4Origin(tls: { cert: string; key: string }, real:
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await s3.close();
+      removeTempDir(s3dir);
     },
   };
 }

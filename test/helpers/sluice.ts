@@ -1,13 +1,13 @@
 // Starts sluice in-process for integration tests: a config written as TOML in a temp folder,
 // listeners on ephemeral loopback ports, logs read back as parsed NDJSON.
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/types.ts';
 import { startSluice, type RunningSluice } from '../../src/runtime/sluice.ts';
 import { createOpsLog } from '../../src/audit/ops-log.ts';
 import { waitFor } from './process.ts';
+import { makeTempDir, removeTempDir } from './temp-dir.ts';
 
 export interface TestSluice {
   sluice: RunningSluice;
@@ -29,7 +29,7 @@ function withEphemeralPorts(config: Config): Config {
 }
 
 export async function startTestSluice(toml: string): Promise<TestSluice> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-it-'));
+  const dir = makeTempDir('it');
   const file = join(dir, 'sluice.toml');
   const parse = (text: string): Config => {
     writeFileSync(file, text);
@@ -61,6 +61,9 @@ export async function startTestSluice(toml: string): Promise<TestSluice> {
       return found as Record<string, unknown>;
     },
     parse,
-    stop: () => sluice.close(),
+    async stop() {
+      await sluice.close();
+      removeTempDir(dir);
+    },
   };
 }

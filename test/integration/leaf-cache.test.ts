@@ -4,6 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEdgeFixture, type EdgeFixture } from '../helpers/edge-fixture.ts';
 import { curl } from '../helpers/clients.ts';
+import { skipUnlessTools } from '../helpers/tools.ts';
+
+const skip = skipUnlessTools('leaf-cache', ['openssl', 'nginx', 'dnsmasq', 'curl']);
 
 const NAMES = ['a.test', 'b.test', 'c.test', 'd.test'];
 
@@ -25,7 +28,7 @@ async function get(host: string): Promise<number> {
   return r.status;
 }
 
-describe('leaf cache', () => {
+describe.skipIf(skip)('leaf cache', () => {
   it('mints a leaf for a denied name (403 over a completed handshake) without caching it', async () => {
     const before = stats();
     expect(await get('denied-1.test')).toBe(403);

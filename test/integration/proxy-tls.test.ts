@@ -9,6 +9,9 @@ import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { curl, python } from '../helpers/clients.ts';
 import { run } from '../helpers/process.ts';
+import { skipUnlessTools } from '../helpers/tools.ts';
+
+const skip = skipUnlessTools('proxy-tls', ['openssl', 'nginx', 'dnsmasq', 'curl', 'python3']);
 
 let pki: TestPki;
 let origin: NginxOrigin;
@@ -75,7 +78,7 @@ afterAll(async () => {
 
 const opts = () => ({ caCert: t.caCert, port: t.sluice.ports.https });
 
-describe('allowed HTTPS', () => {
+describe.skipIf(skip)('allowed HTTPS', () => {
   it('forwards to the origin over verified TLS with a leaf from sluice\'s CA (curl)', async () => {
     const r = await curl('origin.test', '/', opts());
     expect(r.stderr).toBe('');
@@ -139,7 +142,7 @@ describe('allowed HTTPS', () => {
   });
 });
 
-describe('denials', () => {
+describe.skipIf(skip)('denials', () => {
   it('answers a host outside the allowlist with 403 over a completed handshake', async () => {
     const r = await curl('denied.test', '/', opts());
     expect(r.status).toBe(403);
@@ -202,7 +205,7 @@ describe('denials', () => {
   });
 });
 
-describe('plain HTTP', () => {
+describe.skipIf(skip)('plain HTTP', () => {
   it('forwards by Host header and denies unknown hosts', async () => {
     const ok = await curl('origin.test', '/', { ...opts(), scheme: 'http', port: t.sluice.ports.http });
     expect(ok.status).toBe(200);

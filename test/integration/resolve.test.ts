@@ -9,11 +9,11 @@ import { promises as dnsPromises } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/errors/codes.ts';
 import { createResolver, parseUpstream, pickAddress, type CheckedResolver } from '../../src/upstream/resolve.ts';
+import { commandPath, skipSuite, skipUnlessTools } from '../helpers/tools.ts';
 
-const isRoot = process.getuid?.() === 0;
-const inCi = process.env.CI === 'true';
-const skipReason = !isRoot && !inCi ? 'dnsmasq must run as root to bind and drop privileges; run as root (CI=true never skips)' : undefined;
-if (skipReason !== undefined) console.warn(`resolve.test.ts skipped: ${skipReason}`);
+// dnsmasq runs as any user here: it binds an unprivileged port and, started by a normal user,
+// stays that user.
+const skipReason = skipUnlessTools('resolve (real dnsmasq)', ['dnsmasq']);
 
 // --local=/test/ makes dnsmasq authoritative for *.test: a name it does not know is NXDOMAIN
 // and a family a name lacks is NODATA. Names outside .test get REFUSED (no upstream).
@@ -56,7 +56,7 @@ async function freePort(): Promise<number> {
 async function startDnsmasq(): Promise<Dnsmasq> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const child = spawn('dnsmasq', [
+    const child = spawn(commandPath('dnsmasq'), [
       '--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
       '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=',
       '--log-queries', '--log-facility=-', '--cache-size=0',
@@ -265,6 +265,7 @@ describe('checked resolver with the system resolver', () => {
       return false;
     }
   })();
+  if (!hostsHasLocalhost) skipSuite('resolve, localhost from /etc/hosts', '/etc/hosts has no "127.0.0.1 localhost" line');
 
   // Answered from /etc/hosts by getaddrinfo: no query leaves the machine.
   it.skipIf(!hostsHasLocalhost)('refuses localhost (from /etc/hosts) as loopback', async () => {

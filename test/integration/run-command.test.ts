@@ -1,20 +1,26 @@
 // `sluice run` as a user runs it: a child process with a config file. First start creates the
 // CA; the admin port answers; a changed file or SIGHUP reloads without failing requests; an
 // invalid file is refused and the old policy kept; SIGTERM drains, flushes the log, exits 0.
+// `npm start` execs sluice, so a SIGTERM to npm reaches it; a port already taken is named.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
 import { Pool } from 'undici';
 import { createTestPki, type TestPki } from '../helpers/pki.ts';
 import { startNginx, type NginxOrigin } from '../helpers/nginx.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
-import { startDaemon, waitFor } from '../helpers/process.ts';
+import { run, startDaemon, waitFor } from '../helpers/process.ts';
 import { freePort } from '../helpers/ports.ts';
 import { curl } from '../helpers/clients.ts';
+import { skipUnlessTools } from '../helpers/tools.ts';
+import { makeTempDir } from '../helpers/temp-dir.ts';
 
-const bin = join(import.meta.dirname, '../../bin/sluice.js');
+const skip = skipUnlessTools('run-command', ['openssl', 'nginx', 'dnsmasq', 'curl']);
+
+const root = join(import.meta.dirname, '../..');
+const bin = join(root, 'bin/sluice.js');
 
 let pki: TestPki;
 let origin: NginxOrigin;
@@ -65,7 +71,7 @@ beforeAll(async () => {
   origin = await startNginx(await pki.issue(['origin.test', 'other.test']), { bigBytes: 1024 });
   dns = await startDnsmasq({ 'origin.test': ['127.0.0.1'], 'other.test': ['127.0.0.1'] });
   ports = { https: await freePort(), http: await freePort(), deny: await freePort(), dns: await freePort(), admin: await freePort() };
-  dir = mkdtempSync(join(tmpdir(), 'sluice-run-'));
+  dir = makeTempDir('run');
   file = join(dir, 'sluice.toml');
   writeFileSync(file, config(ORIGIN_RULE));
   daemon = await startDaemon(process.execPath, [bin, 'run', '-c', file], (out) => out.includes('listening on'), { cwd: dir, timeoutMs: 20_000 });
@@ -77,7 +83,7 @@ afterAll(async () => {
   await dns?.stop();
 });
 
-describe('sluice run', () => {
+describe.skipIf(skip)('sluice run', () => {
   it('creates the CA on first start and says where it is and how to trust it', () => {
     expect(daemon.output()).toMatch(/created a new CA at certs\/ca\.crt/);
     expect(daemon.output()).toMatch(/NODE_EXTRA_CA_CERTS=/);
@@ -164,5 +170,54 @@ describe('sluice run', () => {
     const lines = readFileSync(join(dir, 'logs/access.ndjson'), 'utf8').trim().split('\n');
     const last = JSON.parse(lines.at(-1) as string) as Record<string, unknown>;
     expect(last).toMatchObject({ agent: 'run-test', host: 'origin.test', status: 200 });
+  });
+});
+
+/** Resolves once nothing accepts on 127.0.0.1:port (bounded). */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+describe.skipIf(skip)('sluice run, started the ways the README shows', () => {
+  it('npm start execs sluice: a SIGTERM to the npm process drains sluice and frees its ports', async () => {
+    // A checkout of our own (package.json, bin, src, node_modules) whose sluice.toml uses free ports.
+    const checkout = makeTempDir('npm-start');
+    copyFileSync(join(root, 'package.json'), join(checkout, 'package.json'));
+    for (const name of ['bin', 'src', 'node_modules']) symlinkSync(join(root, name), join(checkout, name));
+    const own = { https: await freePort(), http: await freePort(), deny: await freePort(), dns: await freePort(), admin: await freePort() };
+    writeFileSync(join(checkout, 'sluice.toml'), `[proxy]\nhttps_port = ${own.https}\nhttp_port = ${own.http}\ndeny_port = ${own.deny}\ndns_port = ${own.dns}\nadmin_port = ${own.admin}\n`);
+    const npm = await startDaemon('npm', ['start'], (out) => out.includes('listening on'), { cwd: checkout, timeoutMs: 30_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    expect(await portIsFree(own.https)).toBe(false);
+    const exited = new Promise<number | null>((resolve) => npm.child.once('exit', (code) => resolve(code)));
+    npm.child.kill('SIGTERM');
+    await exited;
+    // sluice itself (not only npm) has gone: its listeners close within the drain.
+    await waitFor(async () => (await portIsFree(own.https)) && (await portIsFree(own.admin)), 10_000, "sluice's ports to be freed after SIGTERM to npm");
+    // It drained and stopped (its log, written asynchronously, may trail the closed ports).
+    await waitFor(() => npm.output().includes('"msg":"stopped"'), 10_000, 'sluice to log that it stopped');
+    expect(npm.output()).toContain('"signal":"SIGTERM","msg":"draining"');
+  }, 60_000);
+
+  it('names a port that is already taken, and how to find who holds it', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as net.AddressInfo).port;
+    try {
+      const cfg = join(makeTempDir('port-taken'), 'sluice.toml');
+      writeFileSync(cfg, `[proxy]\nhttps_port = ${taken}\nhttp_port = ${await freePort()}\ndeny_port = ${await freePort()}\ndns_port = ${await freePort()}\nadmin_port = ${await freePort()}\n`);
+      const r = await run(process.execPath, [bin, 'run', '-c', cfg], { timeoutMs: 20_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`port ${taken} on 127.0.0.1 is already in use: another sluice`);
+      expect(r.stderr).toContain(`ss -ltnp 'sport = :${taken}'`);
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
   });
 });

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { startEdgeFixture, type EdgeFixture } from '../helpers/edge-fixture.ts';
 import { curl } from '../helpers/clients.ts';
 import { run } from '../helpers/process.ts';
+import { skipUnlessTools } from '../helpers/tools.ts';
+
+const skip = skipUnlessTools('streaming', ['openssl', 'nginx', 'dnsmasq', 'curl']);
 
 const MB = 1024 * 1024;
 const UPLOAD_BYTES = 50 * MB;
@@ -66,7 +69,7 @@ function zerosSha256(bytes: number): string {
   return hash.digest('hex');
 }
 
-describe('request bodies stream to the origin intact', () => {
+describe.skipIf(skip)('request bodies stream to the origin intact', () => {
   // Content-Length framing (a lost byte is caught by length checks on the way) and HTTP/1.1
   // chunked framing (nothing but the origin's hash notices a lost byte).
   const cases = [
@@ -90,7 +93,7 @@ describe('request bodies stream to the origin intact', () => {
   }
 });
 
-describe('response bodies stream to the client complete, in bounded memory', () => {
+describe.skipIf(skip)('response bodies stream to the client complete, in bounded memory', () => {
   const expected = zerosSha256(DOWNLOAD_BYTES);
   for (const proto of ['--http1.1', '--http2']) {
     it(`a 100 MB download from nginx /big (${proto}) arrives complete`, async () => {

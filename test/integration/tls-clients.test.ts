@@ -16,6 +16,9 @@ import type { CertificateAuthority } from '../../src/tls/ca.ts';
 import { createLeafIssuer } from '../../src/tls/leaf-cache.ts';
 import type { LeafIssuer } from '../../src/tls/leaf-cache.ts';
 import type { LeafKeyType } from '../../src/tls/leaf.ts';
+import { skipUnlessTools } from '../helpers/tools.ts';
+
+const skip = skipUnlessTools('tls-clients', ['openssl', 'curl', 'python3']);
 
 const NAME = 'api.example.com';
 const RESPONSE = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n';
@@ -99,7 +102,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe.each(['ecdsa', 'rsa'] as const)('%s leaf', (keyType: LeafKeyType) => {
+describe.skipIf(skip).each(['ecdsa', 'rsa'] as const)('%s leaf', (keyType: LeafKeyType) => {
   let issuer: LeafIssuer;
   let server: Server;
   let wrongNameServer: Server;

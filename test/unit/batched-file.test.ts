@@ -1,12 +1,12 @@
 // The access log's writer: lines reach the file in order, at the latest after the interval,
 // at once when a batch is full, and everything on flush().
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it, vi } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openBatchedFile } from '../../src/audit/batched-file.ts';
+import { makeTempDir } from '../helpers/temp-dir.ts';
 
-const fresh = (): string => join(mkdtempSync(join(tmpdir(), 'sluice-batched-')), 'log.ndjson');
+const fresh = (): string => join(makeTempDir('batched'), 'log.ndjson');
 
 describe('batched file', () => {
   it('holds lines until flush, then writes them in order', () => {
@@ -30,13 +30,21 @@ describe('batched file', () => {
     file.close();
   });
 
-  it('writes waiting lines after the interval without a flush', async () => {
-    const path = fresh();
-    const file = openBatchedFile(path, { intervalMs: 50 });
-    file.write('{"late":true}\n');
-    await new Promise((r) => setTimeout(r, 200));
-    expect(readFileSync(path, 'utf8')).toBe('{"late":true}\n');
-    file.close();
+  it('writes waiting lines after the interval without a flush', () => {
+    // A fake clock: the interval is exact, however busy the machine.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const path = fresh();
+      const file = openBatchedFile(path, { intervalMs: 50 });
+      file.write('{"late":true}\n');
+      vi.advanceTimersByTime(49);
+      expect(readFileSync(path, 'utf8')).toBe('');
+      vi.advanceTimersByTime(1);
+      expect(readFileSync(path, 'utf8')).toBe('{"late":true}\n');
+      file.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('appends to an existing file and writes what is left on close', () => {
