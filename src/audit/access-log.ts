@@ -5,6 +5,19 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { openBatchedFile } from './batched-file.ts';
 import type { DenyReason } from '../errors/codes.ts';
+import type { TraceEntry } from '../pipeline/trace.ts';
+
+/**
+ * Reasons on lines that are not about one connection or request: the LLM log's health, so
+ * that an audit gap shows in the access log too (DESIGN §4, `[log] on_failure`).
+ */
+export const NOTICE_REASONS = {
+  llm_log_unwritable: 'llm.ndjson cannot be written; `message` says why',
+  llm_log_recovered: 'llm.ndjson is writable again',
+} as const;
+
+/** The closed set of `reason` values in access.ndjson: a refusal's code or a notice. */
+export type AccessReason = DenyReason | keyof typeof NOTICE_REASONS;
 
 export interface AccessRecord {
   conn?: string;
@@ -17,8 +30,9 @@ export interface AccessRecord {
   method?: string;
   path?: string;
   status?: number;
-  decision: 'allow' | 'deny';
-  reason?: DenyReason | string;
+  /** would_deny: learn and report modes (DESIGN §8), with the allowlist's reason. */
+  decision: 'allow' | 'deny' | 'would_deny';
+  reason?: AccessReason;
   rule?: string;
   credential?: string;
   bytes_in?: number;
@@ -29,6 +43,8 @@ export interface AccessRecord {
   /** DNS: the query type. */
   qtype?: string;
   message?: string;
+  /** What the steps did to this request (names and places, never values); absent when nothing. */
+  trace?: readonly TraceEntry[];
 }
 
 export interface AccessLog {

@@ -4,6 +4,8 @@
 // namespace (DESIGN.md §1, §2 `[dns] deny`).
 import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, OptAnswer, Question } from 'dns-packet';
+import { normalizeHost } from '../names/host.ts';
+import { SluiceError, type DenyReason } from '../errors/codes.ts';
 
 /** Sinkhole answers: captured by the nat rules and refused by sluice with a clear 403. */
 export const SINKHOLE_A = '198.18.255.254';
@@ -21,7 +23,7 @@ export interface DnsLogRecord {
   name: string;
   type: string;
   decision: 'allow' | 'deny';
-  reason?: string;
+  reason?: DenyReason;
   answers?: number;
 }
 
@@ -39,11 +41,6 @@ const OPCODE_QUERY = 'QUERY';
 const UDP_CLASSIC_MAX = 512;
 /** The EDNS buffer size recommended by DNS Flag Day 2020: avoids IP fragmentation. */
 const UDP_EDNS_MAX = 1232;
-
-/** Lower case, no trailing dot: the form the policy matches. */
-export function normaliseQueryName(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
-}
 
 /**
  * Answers one wire-format query. `transport` decides the size limit: UDP responses that do not
@@ -64,7 +61,11 @@ export async function answerDnsQuery(
   }
   const question = query.questions?.[0];
   const opcode = (query as DecodedPacket & { opcode?: string }).opcode;
-  const name = question ? normaliseQueryName(question.name) : '';
+  // The policy's normal form (src/names/host.ts). A name that has none (a stray character, a
+  // label over 63 octets, broken punycode) can match no rule: it is denied, and logged as asked.
+  const asked = question?.name ?? '';
+  const normal = normalizeHost(asked);
+  const name = normal ?? asked;
   const type = question?.type ?? '';
   const reply = (rcode: number, answers: Answer[], record: DnsLogRecord): DnsReply => ({
     response: encodeResponse(query, question, rcode, answers, transport),
@@ -78,7 +79,7 @@ export async function answerDnsQuery(
     return reply(RCODE.FORMERR, [], { name, type, decision: 'deny', reason: 'bad_request' });
   }
 
-  if (!name || !policy.isAllowed(name)) {
+  if (normal === undefined || !policy.isAllowed(normal)) {
     if (policy.deny === 'nxdomain') {
       return reply(RCODE.NXDOMAIN, [], { name, type, decision: 'deny', reason: 'not_allowlisted' });
     }
@@ -96,9 +97,9 @@ export async function answerDnsQuery(
   try {
     addresses = await withTimeout(policy.resolve(name), resolveTimeoutMs);
   } catch (err) {
-    const reason = (err as { reason?: unknown }).reason;
+    // The checked resolver refuses with a SluiceError (upstream_dns, private_address).
     return reply(RCODE.SERVFAIL, [], {
-      name, type, decision: 'allow', reason: typeof reason === 'string' ? reason : 'upstream_dns',
+      name, type, decision: 'allow', reason: err instanceof SluiceError ? err.reason : 'upstream_dns',
     });
   }
   const family = question.type === 'A' ? 4 : 6;

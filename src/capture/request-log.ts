@@ -6,6 +6,12 @@ import type { ForwardResult } from '../upstream/forward.ts';
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
 
+/** Paths are agent-chosen: the log keeps 2 KiB of one (a flood of long paths fills no disk). */
+const MAX_LOGGED_PATH = 2048;
+function loggedPath(path: string): string {
+  return path.length <= MAX_LOGGED_PATH ? path : `${path.slice(0, MAX_LOGGED_PATH)}…(${path.length} chars)`;
+}
+
 /**
  * decision: what the policy said ("deny": refused by sluice; "allow": forwarded, even if the
  * upstream then failed, which `reason` names).
@@ -21,8 +27,13 @@ export function logRequest(
 ): void {
   const { accessLog, metrics } = runtime.services;
   const status = result.status ?? 0;
-  const reason = error?.reason;
-  metrics.countRequest(decision, status, reason);
+  // Learn and report modes: the allowlist's verdict is what the log is for (sluice suggest),
+  // unless a later step refused the request for a reason of its own (a private address, a
+  // misused surrogate): then that refusal is the decision.
+  const refusedLater = decision === 'deny' && error !== undefined && error !== ex.wouldDeny;
+  const logged = ex.wouldDeny !== undefined && !refusedLater ? 'would_deny' : decision;
+  const reason = logged === 'would_deny' ? ex.wouldDeny?.reason : error?.reason;
+  metrics.countRequest(logged, status, reason);
   accessLog.write({
     conn: conn.id,
     listener: conn.listener,
@@ -30,9 +41,9 @@ export function logRequest(
     host: ex.host,
     method: request.method,
     // After a query swap the path holds the real secret; a refused URL holds what the agent sent.
-    path: runtime.credentials.redact(ex.path ?? request.url ?? ''),
+    path: loggedPath(runtime.credentials.redact(ex.path ?? request.url ?? '')),
     status,
-    decision,
+    decision: logged,
     reason,
     rule: ex.rule === undefined ? undefined : `allow[${ex.rule.index}]`,
     credential: ex.credential,
@@ -42,5 +53,7 @@ export function logRequest(
     ttfb_ms: result.ttfbMs === undefined ? undefined : round(result.ttfbMs),
     outcome: result.outcome,
     message: error === undefined ? undefined : runtime.credentials.redact(error.message),
+    // The steps' own array, not a copy: an empty trace costs nothing and is left out.
+    trace: ex.trace !== undefined && ex.trace.length > 0 ? ex.trace : undefined,
   });
 }

@@ -2,6 +2,7 @@
 // run the steps, then either refuse or proceed. One place, so the two paths cannot drift.
 import type { ConnectionInfo, Exchange } from '../pipeline/exchange.ts';
 import { runSteps } from '../pipeline/step.ts';
+import { requestSteps } from '../steps/index.ts';
 import { SluiceError } from '../errors/codes.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { buildExchange, type AnyRequest } from './exchange-builder.ts';
@@ -19,7 +20,7 @@ export function runExchange(
     refuse({ host: conn.host }, exchange);
     return;
   }
-  runSteps(runtime.steps, exchange)
+  runSteps(requestSteps, exchange)
     .then((refusal) => {
       if (refusal !== undefined) refuse(exchange, refusal);
       else proceed(exchange);

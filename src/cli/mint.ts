@@ -4,7 +4,8 @@
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { hostPatternsOverlap, parseHostPattern } from '../config/host-pattern.ts';
+import { parseHostPattern } from '../config/host-pattern.ts';
+import { hostPatternsOverlap } from '../names/host.ts';
 import type { Credential } from '../config/types.ts';
 import { attenuateToken, caveatError, mintToken, parseToken } from '../credentials/macaroon.ts';
 import { loadOrCreateMintKey, mintKeyPath } from '../credentials/mint-key.ts';

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseHostPattern } from './host-pattern.ts';
+import { pathGlobError } from '../steps/policy/path-glob.ts';
 import { INVALID, describeType } from './read-table.ts';
 import type { Invalid, Reporter } from './read-table.ts';
 
@@ -119,46 +120,48 @@ export const httpMethod: Parser<string> = (value, at) => {
   return upper;
 };
 
-/** Characters of glob dialects sluice does not implement, with what to write instead. */
-const UNSUPPORTED_GLOB: ReadonlyArray<readonly [RegExp, string]> = [
-  [/\?/, '"?" is not supported (paths match the path only, not the query string)'],
-  [/[[\]]/, 'character classes "[...]" are not supported'],
-  [/[{}]/, 'alternatives "{a,b}" are not supported; write one path per alternative'],
-  [/#/, '"#" is not supported (fragments never reach a server)'],
-  [/\\/, '"\\" is not supported; paths use "/"'],
-  [/[\s\p{Cc}]/u, 'whitespace and control characters are not supported'],
-];
-
 const GLOB_VALID = 'valid: a path from "/" where "*" matches within one segment and "**" any segments, e.g. "/v1/*/files", "/org/**"';
 
-/**
- * A path glob, with the semantics of src/steps/policy/path-glob.ts (the matcher): "*" is one
- * segment, "**" (a whole segment) any number, "*" inside a segment a run of non-"/" characters.
- */
+/** A path glob, checked by the matcher's own validator (src/steps/policy/path-glob.ts). */
 export const pathGlob: Parser<string> = (value, at) => {
   if (typeof value !== 'string') return wrongType('a string (a path glob like "/v1/**")', value, at);
-  const quoted = JSON.stringify(value);
-  if (!value.startsWith('/')) {
-    at.report(`${quoted} does not start with "/"; ${GLOB_VALID}`);
+  const error = pathGlobError(value);
+  if (error !== undefined) {
+    at.report(`${error}; ${GLOB_VALID}`);
     return INVALID;
   }
-  for (const [pattern, why] of UNSUPPORTED_GLOB) {
-    if (pattern.test(value)) {
-      at.report(`${quoted}: ${why}; ${GLOB_VALID}`);
-      return INVALID;
-    }
+  return value;
+};
+
+/** A model name glob: letters, digits and ".-_:/@", with "*" for any run of characters. */
+export const modelGlob: Parser<string> = (value, at) => {
+  if (typeof value !== 'string') return wrongType('a string (a model name or glob like "claude-sonnet-4-*")', value, at);
+  if (value === '' || value.length > 200 || !/^[A-Za-z0-9.\-_:/@*]+$/.test(value)) {
+    at.report(`${JSON.stringify(value)} is not a model glob; valid: letters, digits, ".-_:/@" and "*" for any run of characters, e.g. "claude-sonnet-4-*"`);
+    return INVALID;
   }
-  for (const segment of value.slice(1).split('/')) {
-    if (segment.includes('**') && segment !== '**') {
-      at.report(`${quoted}: "**" must be a whole segment (got ${JSON.stringify(segment)}); ${GLOB_VALID}`);
-      return INVALID;
-    }
-    // The matcher never matches dot segments (a server would resolve them), so such a glob
-    // could never allow anything.
-    if (segment === '.' || segment === '..') {
-      at.report(`${quoted}: "." and ".." segments are not supported; ${GLOB_VALID}`);
-      return INVALID;
-    }
+  return value;
+};
+
+/** A CIDR block: "10.0.0.0/8", "fd00::/8". */
+export const cidr: Parser<string> = (value, at) => {
+  if (typeof value !== 'string') return wrongType('a string (a CIDR block like "10.20.0.0/16")', value, at);
+  const [address, bits, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  const max = family === 4 ? 32 : 128;
+  const n = Number(bits);
+  if (extra !== undefined || family === 0 || bits === undefined || !/^[0-9]{1,3}$/.test(bits) || n > max) {
+    at.report(`${JSON.stringify(value)} is not a CIDR block; valid: an address and a prefix length, e.g. "10.20.0.0/16", "fd00::/8"`);
+    return INVALID;
+  }
+  return value;
+};
+
+/** A number (integer or float) at least 0. */
+export const nonNegativeNumber: Parser<number> = (value, at) => {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    at.report(`expected a number >= 0, got ${JSON.stringify(value)}`);
+    return INVALID;
   }
   return value;
 };

@@ -1,13 +1,18 @@
-// Host names as sluice compares and dials them. One normal form everywhere (policy, leaf cache,
-// DNS, logs): lower case, no trailing dot, IDNA labels as punycode, IPv4 in dotted-quad and
-// IPv6 in its canonical compressed text. The hot path (an already normal ASCII name) returns
-// its input without allocating.
+// Host names and host patterns: the one place that normalises and matches them. One normal form
+// everywhere (policy, leaf cache, DNS, logs, credential scopes, minted tokens): lower case, no
+// trailing dot, IDNA labels as punycode, IPv4 in dotted-quad and IPv6 in its canonical
+// compressed text. The hot path (an already normal ASCII name) returns its input without
+// allocating. Patterns ("api.example.com", "*.example.com") are held to a stricter rule than
+// names on the wire: what sluice.toml, `sluice mint` and a token's caveats may write is checked
+// here and explained in src/config/host-pattern.ts.
 
 import { domainToASCII } from 'node:url';
 import { isIP, isIPv6 } from 'node:net';
 
 const MAX_NAME = 253;
 const MAX_LABEL = 63;
+/** A label of a pattern or a certificate: letters, digits, '_' and '-', not at either end. */
+const DNS_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
 /** True for an IPv4 or IPv6 literal (bare, without brackets or zone). */
 export function isIpLiteral(name: string): boolean {
@@ -37,16 +42,103 @@ export function normalizeHost(name: string): string | undefined {
 }
 
 /**
- * A pattern from an allow rule: an exact name, or "*." followed by a name (one or more
- * labels below it). Returns the normal form or undefined.
+ * Whether `name` is a DNS name in normal form whose labels a strict verifier accepts (no '-' at
+ * either end of a label) and not an IPv4 form (an all-digit last label): what a leaf
+ * certificate may name and what a pattern's name part must be.
  */
-export function normalizeHostPattern(pattern: string): string | undefined {
-  if (pattern.startsWith('*.')) {
-    const rest = normalizeHost(pattern.slice(2));
-    if (rest === undefined || isIpLiteral(rest)) return undefined;
-    return rest === pattern.slice(2) ? pattern : `*.${rest}`;
+export function isDnsName(name: string): boolean {
+  if (name.length === 0 || name.length > MAX_NAME) return false;
+  if (firstBadLabel(name) !== undefined) return false;
+  return !isAllDigits(name.slice(name.lastIndexOf('.') + 1));
+}
+
+/** Why a host pattern is not valid; src/config/host-pattern.ts turns each into a sentence. */
+export type HostPatternProblem =
+  | { kind: 'empty' }
+  /** "*" or "*.": every host. */
+  | { kind: 'everything' }
+  /** "*." before an IP address. */
+  | { kind: 'wildcard_address' }
+  /** An IPv6 address with a zone ("fe80::1%eth0"). */
+  | { kind: 'address_zone' }
+  /** A "*" other than a whole leading label. */
+  | { kind: 'inner_star' }
+  /** URL syntax or another character no host name has (scheme, port, path…). */
+  | { kind: 'stray_character'; character: string }
+  /** A last label a resolver would read as a number ("2130706433", "0x7f.1"). */
+  | { kind: 'numeric_last_label' }
+  /** IDNA refused it, or it is longer than 253 octets. */
+  | { kind: 'invalid_name' }
+  | { kind: 'bad_label'; label: string };
+
+export type HostPatternCheck = { ok: true; pattern: string } | { ok: false; problem: HostPatternProblem };
+
+/**
+ * Checks one host pattern as a person writes it: an exact DNS name, an IP address, or "*."
+ * followed by a DNS name (one or more labels below it). Returns the normal form, which the
+ * runtime's normalizeHost produces for the same name, or the problem.
+ */
+export function checkHostPattern(input: string): HostPatternCheck {
+  if (input === '') return { ok: false, problem: { kind: 'empty' } };
+  if (input === '*' || input === '*.') return { ok: false, problem: { kind: 'everything' } };
+  const wildcard = input.startsWith('*.');
+  const name = wildcard ? input.slice(2) : input;
+  // IP literals are exact hosts (a plain-HTTP Host header can name one); never under "*.".
+  if (isIP(name) !== 0) {
+    if (wildcard) return { ok: false, problem: { kind: 'wildcard_address' } };
+    if (!isIPv6(name)) return { ok: true, pattern: name };
+    const canonical = canonicalIpv6(name);
+    return canonical === undefined ? { ok: false, problem: { kind: 'address_zone' } } : { ok: true, pattern: canonical };
   }
-  return normalizeHost(pattern);
+  if (name.includes('*')) return { ok: false, problem: { kind: 'inner_star' } };
+  // domainToASCII parses a URL host, so "a/b.com" would quietly become "a": reject URL syntax first.
+  const stray = STRAY_PATTERN_CHARACTER.exec(name);
+  if (stray !== null) return { ok: false, problem: { kind: 'stray_character', character: stray[0] } };
+  const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
+  // A numeric last label makes the URL parser read the name as an IPv4 address in some form
+  // ("2130706433", "0x7f.1"): not a name, and not an address the way a person writes one.
+  if (isNumericLabel(trimmed.slice(trimmed.lastIndexOf('.') + 1))) return { ok: false, problem: { kind: 'numeric_last_label' } };
+  const ascii = domainToASCII(trimmed);
+  if (ascii === '' || ascii.length > MAX_NAME) return { ok: false, problem: { kind: 'invalid_name' } };
+  const bad = firstBadLabel(ascii);
+  if (bad !== undefined) return { ok: false, problem: { kind: 'bad_label', label: bad } };
+  return { ok: true, pattern: wildcard ? `*.${ascii}` : ascii };
+}
+
+/** The normal form of a host pattern, or undefined if checkHostPattern refuses it. */
+export function normalizeHostPattern(pattern: string): string | undefined {
+  const checked = checkHostPattern(pattern);
+  return checked.ok ? checked.pattern : undefined;
+}
+
+/**
+ * True when some host name matches both normal patterns ("*.x" matches one or more labels
+ * below x, never x itself). With an exact name on one side: whether that name matches the other.
+ */
+export function hostPatternsOverlap(a: string, b: string): boolean {
+  const aWild = a.startsWith('*.');
+  const bWild = b.startsWith('*.');
+  const aBase = aWild ? a.slice(2) : a;
+  const bBase = bWild ? b.slice(2) : b;
+  if (!aWild && !bWild) return a === b;
+  if (aWild && !bWild) return bBase.endsWith(`.${aBase}`);
+  if (!aWild && bWild) return aBase.endsWith(`.${bBase}`);
+  return aBase === bBase || aBase.endsWith(`.${bBase}`) || bBase.endsWith(`.${aBase}`);
+}
+
+const STRAY_PATTERN_CHARACTER = /[^A-Za-z0-9._\-\u0080-\u{10FFFF}]/u;
+
+function isNumericLabel(label: string): boolean {
+  return /^(?:0x[0-9a-f]*|[0-9]+)$/i.test(label);
+}
+
+function isAllDigits(label: string): boolean {
+  return /^[0-9]+$/.test(label);
+}
+
+/** The first label of a dotted name that is not a DNS_LABEL ('' for an empty one), or undefined. */
+function firstBadLabel(name: string): string | undefined {
+  return name.split('.').find((label) => !DNS_LABEL.test(label));
 }
 
 /**

@@ -34,6 +34,8 @@ export interface ResponseHook {
   /** True if this hook must see decoded bytes (the agent then receives the decoded body). */
   readonly needsPlaintext: boolean;
   start?(status: number, headers: ResponseHeaders): void;
+  /** May edit the response trailers in place (gRPC's grpc-status and grpc-message live there). */
+  trailers?(trailers: ResponseHeaders): void;
   /** Rewrites the HTTP/1 reason phrase (an upstream may echo anything there). */
   reason?(text: string): string;
   /**

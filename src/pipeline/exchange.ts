@@ -5,6 +5,8 @@ import type { ResolvedHost } from '../upstream/resolve.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { RequestBodyTransform, ResponseHook } from './body.ts';
 import type { SluiceError } from '../errors/codes.ts';
+import type { HeaderMap } from '../http/header-map.ts';
+import type { TraceEntry } from './trace.ts';
 
 /** What sluice knows about a captured client connection. */
 export interface ConnectionInfo {
@@ -20,8 +22,6 @@ export interface ConnectionInfo {
   /** The port sluice dials upstream, fixed by the listener the connection arrived on. */
   readonly upstreamPort: number;
 }
-
-export type HeaderMap = Record<string, string | string[] | undefined>;
 
 export interface Exchange {
   readonly conn: ConnectionInfo;
@@ -39,12 +39,19 @@ export interface Exchange {
   headers: HeaderMap;
   /** Whether the client sends a body. */
   readonly hasBody: boolean;
+  /** An HTTP/1.1 upgrade (WebSocket): a session, not one request. */
+  readonly upgrade?: boolean;
   rule: AllowRule | undefined;
   resolved: ResolvedHost | undefined;
+  /**
+   * What the allowlist would have refused in learn or report mode (DESIGN §8): the request is
+   * logged with decision "would_deny" and this reason, and in learn mode forwarded anyway.
+   */
+  wouldDeny?: SluiceError;
   /** Name of the credential swapped in, if any (never its value). */
   credential: string | undefined;
-  /** What each step did, by name and place, never values: the audit trace. */
-  readonly trace: string[];
+  /** What each step did, by name and place, never values: written to the access log. */
+  readonly trace: TraceEntry[];
   /** Request body transforms, applied in order on the way upstream. */
   readonly requestBody: RequestBodyTransform[];
   /** Response hooks, applied in order on the way to the agent. */

@@ -11,6 +11,7 @@ import { LRUCache } from 'lru-cache';
 import type { CertificateAuthority } from './ca.ts';
 import { generateLeafKey, mintLeafCertificate } from './leaf.ts';
 import type { LeafKeyType } from './leaf.ts';
+import { normalizeHost } from '../names/host.ts';
 
 /** A cached leaf is replaced once it is this close to its notAfter. */
 export const RENEW_BEFORE_MS = 24 * 60 * 60 * 1000;
@@ -44,7 +45,7 @@ export interface LeafIssuerStats {
 export interface LeafIssuer {
   readonly keyType: LeafKeyType;
   /**
-   * The SecureContext for `name` (a DNS name; upper case is folded). keep = true caches it;
+   * The SecureContext for `name` (a DNS name, normalised as src/names/host.ts does). keep = true caches it;
    * keep = false (denied names) reuses a cached one if there is one, else mints without caching
    * and without evicting anything.
    */
@@ -113,7 +114,9 @@ export function createLeafIssuer(ca: CertificateAuthority, opts: LeafIssuerOptio
   return {
     keyType,
     async secureContextFor(rawName: string, keep: boolean): Promise<tls.SecureContext> {
-      const name = rawName.toLowerCase();
+      // Normally already normal (the TLS listener passes the normalised SNI): then free. A name
+      // that is not one goes to the mint as it is, which refuses it.
+      const name = normalizeHost(rawName) ?? rawName;
       // peek for denied names: a denied name must not refresh an entry's place in the LRU.
       const cached = keep ? cache?.get(name) : cache?.peek(name);
       if (cached && clock().getTime() < cached.renewAt) return cached.context;

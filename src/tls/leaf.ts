@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import { CLOCK_SKEW_MS, CaError, randomSerial, x509Crypto } from './ca.ts';
 import type { CertificateAuthority } from './ca.ts';
+import { isDnsName } from '../names/host.ts';
 import {
   bitString, booleanTrue, contextTag, namedBitString, objectIdentifier, octetString, sequence, set, time, unsignedInteger,
   utf8String,
@@ -59,20 +60,6 @@ export async function generateLeafKey(type: LeafKeyType): Promise<LeafKey> {
     spki,
     keyIdHex: ski.keyId,
   };
-}
-
-const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
-
-/**
- * Whether `name` can be certified: a lower-case DNS name (A-labels, no trailing dot), not an IP
- * literal (SNI never carries addresses, RFC 6066 §3) and not a wildcard.
- */
-export function isCertifiableName(name: string): boolean {
-  if (name.length === 0 || name.length > 253) return false;
-  const labels = name.split('.');
-  if (!labels.every((label) => LABEL.test(label))) return false;
-  // An all-numeric last label is an IPv4 literal (or garbage); no TLD is numeric.
-  return !/^[0-9]+$/.test(labels[labels.length - 1] ?? '');
 }
 
 const OID = {
@@ -118,7 +105,9 @@ function fixedExtensions(ca: CertificateAuthority, key: LeafKey): Buffer {
  * Async so that signing may move off the event loop later without changing callers.
  */
 export async function mintLeafCertificate(ca: CertificateAuthority, key: LeafKey, name: string, now: Date = new Date()): Promise<MintedLeaf> {
-  if (!isCertifiableName(name)) throw new TypeError(`cannot mint a certificate for ${JSON.stringify(name)}: not a lower-case DNS name`);
+  // A lower-case DNS name in normal form, never an IP literal (SNI never carries addresses,
+  // RFC 6066 §3) nor a wildcard.
+  if (!isDnsName(name)) throw new TypeError(`cannot mint a certificate for ${JSON.stringify(name)}: not a lower-case DNS name`);
   // Whole seconds: DER times carry no fractions, and the returned dates must match the cert's.
   const notBefore = wholeSeconds(now.getTime() - CLOCK_SKEW_MS);
   const notAfter = wholeSeconds(Math.min(now.getTime() + LEAF_VALIDITY_MS, ca.notAfter.getTime()));

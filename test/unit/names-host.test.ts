@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isIpLiteral, normalizeHost, normalizeHostPattern, splitHostPort } from '../../src/names/host.ts';
+import { checkHostPattern, hostPatternsOverlap, isDnsName, isIpLiteral, normalizeHost, normalizeHostPattern, splitHostPort } from '../../src/names/host.ts';
 
 describe('normalizeHost', () => {
   it.each([
@@ -89,6 +89,55 @@ describe('normalizeHostPattern', () => {
 
   it.each([['*'], ['*.'], ['*.*.com'], ['a.*.com'], ['*.10.0.0.1'], ['**.com']])('refuses %j', (input) => {
     expect(normalizeHostPattern(input)).toBeUndefined();
+  });
+});
+
+describe('checkHostPattern', () => {
+  it.each(['API.Example.COM.', 'bücher.de', 'a_b.example', '10.0.0.5', '2001:DB8::0:1', 'xn--bcher-kva.de', 'git-server.internal'])(
+    'gives %j the normal form a request for that name arrives in, so the rule can match it',
+    (name) => {
+      expect(checkHostPattern(name)).toEqual({ ok: true, pattern: normalizeHost(name) });
+      if (!isIpLiteral(normalizeHost(name) ?? '')) expect(checkHostPattern(`*.${name}`)).toEqual({ ok: true, pattern: `*.${normalizeHost(name)}` });
+    },
+  );
+
+  it.each([
+    ['', 'empty'],
+    ['*', 'everything'],
+    ['*.10.0.0.1', 'wildcard_address'],
+    ['fe80::1%eth0', 'address_zone'],
+    ['a.*.com', 'inner_star'],
+    ['https://a.com', 'stray_character'],
+    ['example.123', 'numeric_last_label'],
+    ['0x7f.1', 'numeric_last_label'],
+    ['-x.example.com', 'bad_label'],
+    ['a..com', 'bad_label'],
+  ])('refuses %j (%s), stricter than names on the wire', (input, kind) => {
+    const checked = checkHostPattern(input);
+    expect(checked.ok ? undefined : checked.problem.kind).toBe(kind);
+  });
+});
+
+describe('isDnsName', () => {
+  it.each([['api.example.com', true], ['1.2.3.example', true], ['my_host.internal', true], ['1.2.3.4', false], ['-x.example.com', false], ['Api.example.com', false], ['example.com.', false], ['*.example.com', false]])(
+    '%j -> %s', (name, expected) => {
+      expect(isDnsName(name)).toBe(expected);
+    },
+  );
+});
+
+describe('hostPatternsOverlap', () => {
+  it.each([
+    ['api.example.com', 'api.example.com', true],
+    ['*.example.com', 'api.example.com', true],
+    ['*.example.com', 'a.b.example.com', true],
+    ['*.example.com', 'example.com', false],
+    ['*.example.com', 'badexample.com', false],
+    ['*.a.example.com', '*.example.com', true],
+    ['*.example.com', '*.example.org', false],
+  ])('%j and %j -> %s, either way round', (a, b, expected) => {
+    expect(hostPatternsOverlap(a, b)).toBe(expected);
+    expect(hostPatternsOverlap(b, a)).toBe(expected);
   });
 });
 

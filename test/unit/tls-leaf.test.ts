@@ -8,7 +8,8 @@ import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaError, loadCa, loadOrCreateCa } from '../../src/tls/ca.ts';
 import type { CertificateAuthority } from '../../src/tls/ca.ts';
-import { LEAF_VALIDITY_MS, generateLeafKey, isCertifiableName, mintLeafCertificate } from '../../src/tls/leaf.ts';
+import { LEAF_VALIDITY_MS, generateLeafKey, mintLeafCertificate } from '../../src/tls/leaf.ts';
+import { isDnsName } from '../../src/names/host.ts';
 import type { LeafKey, LeafKeyType } from '../../src/tls/leaf.ts';
 import { createLeafIssuer } from '../../src/tls/leaf-cache.ts';
 import type { MintEvent } from '../../src/tls/leaf-cache.ts';
@@ -165,11 +166,11 @@ describe('minting rules', () => {
 
   it('refuses what is not a lower-case DNS name', async () => {
     for (const bad of ['', '1.2.3.4', '*.example.com', 'a..example.com', 'Api.example.com', 'example.com.', '-x.example.com', `${'a'.repeat(64)}.com`, 'a b.com', '::1']) {
-      expect(isCertifiableName(bad), bad).toBe(false);
+      expect(isDnsName(bad), bad).toBe(false);
       await expect(mintLeafCertificate(ca, keys.get('ecdsa')!, bad), bad).rejects.toThrow(TypeError);
     }
     for (const good of ['localhost', 'api.example.com', 'xn--bcher-kva.example', 'my_host.internal', 'a-b.c0.io', '1.2.3.example']) {
-      expect(isCertifiableName(good), good).toBe(true);
+      expect(isDnsName(good), good).toBe(true);
     }
   });
 

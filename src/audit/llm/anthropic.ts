@@ -4,8 +4,8 @@
 // input_json_delta whose tool input is parsed at the block's end, thinking_delta,
 // signature_delta, citations_delta), message_delta brings stop_reason and the final usage
 // counts, `error` marks the exchange failed, `ping` carries nothing.
-import type { TextBudget } from './assembler.ts';
-import { isObject, parseEventData, parseToolArguments, type Json, type ProviderCodec, type StreamAssembler } from './assembler.ts';
+import type { ProviderCodec, StreamAssembler, TextBudget } from './assembler.ts';
+import { isObject, parseEventData, parseToolArguments, type Json } from './json.ts';
 import type { SseEvent } from './sse.ts';
 import { anthropicUsage, NO_USAGE } from './usage.ts';
 

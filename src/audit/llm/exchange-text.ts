@@ -1,7 +1,7 @@
 // Plain text out of logged requests and responses, whatever the provider's shape: the answer
 // (text blocks, tool calls as `[tool NAME ARGS]`) and the conversation turn (system, messages,
 // tools) for `sluice logs`.
-import { isObject, type Json } from './assembler.ts';
+import { isObject, type Json } from './json.ts';
 
 export interface Turn {
   role: string;

@@ -3,7 +3,8 @@
 // body is a JSON array of the same objects. Both fold into the single GenerateContentResponse
 // the non-streaming call returns: consecutive text parts joined, function calls kept whole,
 // the last finishReason, safety ratings, usageMetadata and modelVersion.
-import { TextBudget, isObject, parseEventData, type Json, type ProviderCodec, type StreamAssembler } from './assembler.ts';
+import { TextBudget, type ProviderCodec, type StreamAssembler } from './assembler.ts';
+import { isObject, parseEventData, type Json } from './json.ts';
 import type { SseEvent } from './sse.ts';
 import { geminiUsage, NO_USAGE } from './usage.ts';
 

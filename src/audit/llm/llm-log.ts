@@ -1,9 +1,11 @@
 // llm.ndjson: one line per LLM exchange (DESIGN.md §4), formatted by pino and appended by a
 // size-rotated file that reports when it cannot be written (for /readyz, the access log and
 // `[log] on_failure`). Exchanges under way register here so that on SIGTERM each is written
-// as cut off before sluice exits.
+// as cut off before sluice exits. One log per running sluice, opened at start and held in its
+// Services (src/runtime/runtime.ts), so a reload keeps the file and its in-flight exchanges.
 import { join } from 'node:path';
 import pino from 'pino';
+import type { Config } from '../../config/types.ts';
 import { RotatingFile } from './rotating-file.ts';
 import type { NormalisedUsage } from './usage.ts';
 
@@ -88,4 +90,18 @@ export function createLlmLog(options: LlmLogOptions): LlmLog {
     },
     close: () => file.close(),
   };
+}
+
+/**
+ * The LLM log of `config.proxy.logDir`. File settings (`[log] max_bytes`, `keep`) are those in
+ * force at start: a reload does not reopen the file.
+ */
+export function openLlmLog(config: Config, hooks: Pick<LlmLogOptions, 'onProblem'> = {}): LlmLog {
+  return createLlmLog({ logDir: config.proxy.logDir, agent: config.proxy.agent, maxBytes: config.log.maxBytes, keep: config.log.keep, onProblem: hooks.onProblem });
+}
+
+/** Shutdown: writes in-flight exchanges as cut off, waits (bounded) for the disk, closes the file. */
+export async function closeLlmLog(log: LlmLog): Promise<void> {
+  await log.flushInFlight();
+  log.close();
 }

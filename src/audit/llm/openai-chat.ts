@@ -3,8 +3,8 @@
 // deltas' role, content, refusal and tool calls (merged by their `index`; arguments stay the
 // JSON text the API sends), the last finish_reason, and `usage` from the final chunk when the
 // request asked for stream_options.include_usage.
-import type { TextBudget } from './assembler.ts';
-import { isObject, parseEventData, type Json, type ProviderCodec, type StreamAssembler } from './assembler.ts';
+import type { ProviderCodec, StreamAssembler, TextBudget } from './assembler.ts';
+import { isObject, parseEventData, type Json } from './json.ts';
 import type { SseEvent } from './sse.ts';
 import { NO_USAGE, openaiChatUsage } from './usage.ts';
 

@@ -2,8 +2,8 @@
 // the non-streaming API returns. The terminal event (response.completed / .incomplete /
 // .failed) already carries the whole response; the output items built from the deltas stand
 // in for it when the stream is cut before that event, or when the log's text budget ran out.
-import type { TextBudget } from './assembler.ts';
-import { isObject, parseEventData, type Json, type ProviderCodec, type StreamAssembler } from './assembler.ts';
+import type { ProviderCodec, StreamAssembler, TextBudget } from './assembler.ts';
+import { isObject, parseEventData, type Json } from './json.ts';
 import type { SseEvent } from './sse.ts';
 import { NO_USAGE, openaiResponsesUsage } from './usage.ts';
 

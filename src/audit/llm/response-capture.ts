@@ -3,6 +3,10 @@
 // zlib, off the agent's path), and folds them into the provider's response shape: SSE events
 // through the provider's reassembler, JSON and anything else as bounded text. It never throws
 // into the data path and never holds more than `maxBodyChars` of text.
+// What it holds is drawn from the shared buffer budget (pipeline/buffer-budget.ts), growing
+// with the bytes it is handed up to what one exchange can hold at most: when the budget is
+// spent, the copy stops there (truncated: true); the agent's response is unaffected. The share
+// is given back by result(), abandon() or release().
 import type { Transform } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import type { ResponseHeaders } from '../../pipeline/body.ts';
@@ -11,6 +15,7 @@ import { TextBudget, type ProviderCodec, type StreamAssembler } from './assemble
 import { BoundedText, bodyForLog } from './raw.ts';
 import { SseParser } from './sse.ts';
 import { NO_USAGE, type UsageReading } from './usage.ts';
+import { sharedBufferBudget, type BufferBudget, type BufferReservation } from '../../pipeline/buffer-budget.ts';
 
 export interface CapturedResponse {
   response: unknown;
@@ -44,12 +49,36 @@ export class ResponseCapture {
   #skip = false;
   #ended = false;
   #onSettled: (() => void) | undefined;
+  readonly #reservation: BufferReservation;
+  /** The most one exchange's copy holds at once: its text, one SSE event, the decoder's backlog. */
+  readonly #reserveCap: number;
 
-  constructor(codec: ProviderCodec | undefined, maxBodyChars: number) {
+  constructor(codec: ProviderCodec | undefined, maxBodyChars: number, budget: BufferBudget = sharedBufferBudget) {
     this.#codec = codec;
     this.#maxChars = maxBodyChars;
     this.#budget = new TextBudget(maxBodyChars);
     this.#body = new BoundedText(maxBodyChars);
+    this.#reservation = budget.open(this);
+    this.#reserveCap = 3 * maxBodyChars + 64 * 1024 + MAX_DECODER_BACKLOG;
+  }
+
+  /** Bytes of the budget this capture holds now. */
+  get reservedBytes(): number {
+    return this.#reservation.bytes;
+  }
+
+  /** Gives the budget back; nothing more is captured. */
+  release(): void {
+    this.#reservation.release();
+  }
+
+  /** Grows the reservation for `bytes` more; when the budget is spent, capturing stops. */
+  #reserve(bytes: number): boolean {
+    const want = Math.min(this.#reservation.bytes + bytes, this.#reserveCap) - this.#reservation.bytes;
+    if (want <= 0 || this.#reservation.grow(want)) return true;
+    this.#truncated = true;
+    this.#skip = true;
+    return false;
   }
 
   /** Response headers as the agent gets them: they say whether and how the body is encoded. */
@@ -88,7 +117,7 @@ export class ResponseCapture {
 
   /** A chunk as the agent got it. */
   data(chunk: Buffer): void {
-    if (this.#skip || this.#ended) return;
+    if (this.#skip || this.#ended || !this.#reserve(chunk.length)) return;
     const decoder = this.#decoder;
     if (decoder === undefined) {
       this.#decoded(chunk);
@@ -123,6 +152,7 @@ export class ResponseCapture {
   abandon(): void {
     this.#ended = true;
     this.#onSettled = undefined;
+    this.#reservation.release();
     if (this.#decoder !== undefined) {
       this.#decoder.removeAllListeners('data');
       this.#decoder.destroy();
@@ -136,6 +166,7 @@ export class ResponseCapture {
   }
 
   result(): CapturedResponse {
+    this.#reservation.release();
     const tail = this.#text.decode();
     if (tail.length > 0) {
       if (this.#sse !== undefined) this.#sse.push(tail);

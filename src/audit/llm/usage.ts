@@ -2,7 +2,7 @@
 // attributes: input_tokens / output_tokens (gen_ai.usage.*). OpenAI's prompt/completion tokens
 // and Gemini's promptTokenCount/candidatesTokenCount become input/output; the provider's own
 // object is kept beside it as usage_raw.
-import { isObject, type Json } from './assembler.ts';
+import { isObject, type Json } from './json.ts';
 
 export interface NormalisedUsage {
   input_tokens: number;

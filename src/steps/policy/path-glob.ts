@@ -20,15 +20,30 @@ type Token =
 const ANY: Token = { kind: 'any' };
 const ONE: Token = { kind: 'one' };
 
-/** Why a glob is not valid, for config errors, or undefined if it is. */
+/** Characters of glob dialects sluice does not implement, with what to write instead. */
+const UNSUPPORTED: ReadonlyArray<readonly [RegExp, string]> = [
+  [/\?/, '"?" is not supported (paths match the path only, not the query string)'],
+  [/[[\]]/, 'character classes "[...]" are not supported'],
+  [/[{}]/, 'alternatives "{a,b}" are not supported; write one path per alternative'],
+  [/#/, '"#" is not supported (fragments never reach a server)'],
+  [/\\/, '"\\" is not supported; paths use "/"'],
+  [/[\s\p{Cc}]/u, 'whitespace and control characters are not supported'],
+];
+
+/**
+ * Why a glob is not valid, or undefined if it is. The one validator for allow rules
+ * (src/config/values.ts), `sluice mint --paths` and a token's `paths=` caveat
+ * (src/credentials/macaroon.ts); the message quotes the glob and says what is wrong.
+ */
 export function pathGlobError(glob: string): string | undefined {
-  if (typeof glob !== 'string' || !glob.startsWith('/')) return 'a path glob must start with "/"';
-  if (glob.includes('?') || glob.includes('#')) return 'a path glob matches the path only: no "?" or "#"';
-  if (glob.includes('\\')) return 'a path glob may not contain "\\"';
-  const segments = glob.slice(1).split('/');
-  for (const seg of segments) {
-    if (seg.includes('**') && seg !== '**') return `"**" must be a whole segment (got "${seg}")`;
-    if (seg === '.' || seg === '..') return 'a path glob may not contain "." or ".." segments';
+  const quoted = JSON.stringify(glob);
+  if (!glob.startsWith('/')) return `${quoted} does not start with "/"`;
+  for (const [pattern, why] of UNSUPPORTED) if (pattern.test(glob)) return `${quoted}: ${why}`;
+  for (const segment of glob.slice(1).split('/')) {
+    if (segment.includes('**') && segment !== '**') return `${quoted}: "**" must be a whole segment (got ${JSON.stringify(segment)})`;
+    // The matcher never matches dot segments (a server would resolve them), so such a glob
+    // could never allow anything.
+    if (segment === '.' || segment === '..') return `${quoted}: "." and ".." segments are not supported`;
   }
   return undefined;
 }
@@ -36,7 +51,7 @@ export function pathGlobError(glob: string): string | undefined {
 /** Compiles a glob into a matcher. Throws if pathGlobError would report an error. */
 export function compilePathGlob(glob: string): (path: string) => boolean {
   const error = pathGlobError(glob);
-  if (error !== undefined) throw new Error(`invalid path glob "${glob}": ${error}`);
+  if (error !== undefined) throw new Error(`invalid path glob: ${error}`);
   const tokens: Token[] = glob.slice(1).split('/').map(toToken);
   return (path: string) => matchTokens(tokens, path);
 }
