@@ -85,11 +85,13 @@ export interface WrkOptions {
   /** Send `Connection: close`: every request then costs a new TCP+TLS connection, with a full
    *  handshake (no session resumption, via the no-resume shim). */
   close?: boolean;
+  /** With `close`: let wrk offer its TLS session on each reconnect (resumed handshakes). */
+  resume?: boolean;
   path?: string;
 }
 
 export async function wrk(ctx: LoadContext, options: WrkOptions): Promise<WrkResult> {
-  const args = options.close === true ? ['env', `LD_PRELOAD=${ctx.noResumeShim}`] : [];
+  const args = options.close === true && options.resume !== true ? ['env', `LD_PRELOAD=${ctx.noResumeShim}`] : [];
   args.push('wrk', `-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '5s');
   if (options.latency === true) args.push('--latency');
   if (options.close === true) args.push('-H', 'Connection: close');
@@ -159,6 +161,25 @@ export async function download(ctx: LoadContext, path: string, timeoutSeconds: n
   const timedOut = r.code === CURL_TIMED_OUT;
   if (r.code !== 0 && !timedOut) throw new Error(`curl: exit ${r.code}: ${r.stderr.trim()}`);
   // curl prints the write-out also when it gives up, so a timeout still says how far it got.
+  const [status, bytes, seconds] = r.stdout.trim().split(' ').map(Number);
+  if (status === undefined || bytes === undefined || seconds === undefined) throw new Error(`curl: unparsable "${r.stdout}"`);
+  return { status, bytes, seconds, mbPerSec: bytes / seconds / 1e6, timedOut };
+}
+
+/**
+ * Uploads `file` (sent as it is read, never loaded whole by curl) by PUT to `path` through the
+ * capture; throughput in MB/s (10^6 bytes) of the request body.
+ */
+export async function upload(ctx: LoadContext, path: string, file: string, timeoutSeconds: number): Promise<DownloadResult> {
+  const r = await run(
+    nsExec(CLIENT_NS, { uid: ctx.uid, cpu: ctx.cpu }, [
+      'curl', '-sS', '-k', '--max-time', String(timeoutSeconds), '-o', '/dev/null', '-T', file,
+      '-H', 'Expect:', '-w', '%{http_code} %{size_upload} %{time_total}', `https://${ORIGIN_NAME}${path}`,
+    ]),
+    { timeoutMs: (timeoutSeconds + 5) * 1000, allowFail: true },
+  );
+  const timedOut = r.code === CURL_TIMED_OUT;
+  if (r.code !== 0 && !timedOut) throw new Error(`curl: exit ${r.code}: ${r.stderr.trim()}`);
   const [status, bytes, seconds] = r.stdout.trim().split(' ').map(Number);
   if (status === undefined || bytes === undefined || seconds === undefined) throw new Error(`curl: unparsable "${r.stdout}"`);
   return { status, bytes, seconds, mbPerSec: bytes / seconds / 1e6, timedOut };

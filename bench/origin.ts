@@ -2,7 +2,7 @@
 // address, keep-alive on and generous (idle connections must outlive the idle-memory test), a
 // fixed 1 KiB body on `/` and static files for the download test. Responses say `no-store`
 // and squid is told not to cache, so every peer really proxies every request.
-import { mkdir, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanEnv, nsExec, run, sleep, start } from './exec.ts';
 import type { LongProcess } from './exec.ts';
@@ -12,6 +12,8 @@ import type { BenchPki } from './pki.ts';
 export const SMALL_BODY_BYTES = 1024;
 export const DOWNLOAD_PATH = '/files/100m.bin';
 export const DOWNLOAD_BYTES = 100 * 1024 * 1024;
+export const UPLOAD_PATH = '/upload/100m.bin';
+export const WARMUP_PATH = '/files/1m.bin';
 
 export interface Origin {
   process: LongProcess;
@@ -41,9 +43,10 @@ http {
   fastcgi_temp_path ${dir}/tmp/fastcgi;
   uwsgi_temp_path ${dir}/tmp/uwsgi;
   scgi_temp_path ${dir}/tmp/scgi;
-  # No session resumption: every new connection in the table is a full handshake.
-  ssl_session_tickets off;
-  ssl_session_cache off;
+  # Resumption on, as at real origins: the resumed-connections test measures it, and the
+  # full-handshake test stops wrk offering sessions (bench/no-resume.c).
+  ssl_session_tickets on;
+  ssl_session_cache shared:bench:10m;
   ssl_protocols TLSv1.2 TLSv1.3;
   server {
     listen ${ORIGIN_ADDR}:443 ssl backlog=8192;
@@ -58,6 +61,13 @@ http {
       return 200 "${body}";
     }
     location /files/ { }
+    # Uploads: a PUT is read whole (to a temporary file) and stored before nginx answers; a
+    # plain return would answer at once and curl would stop sending.
+    location /upload/ {
+      client_max_body_size 200m;
+      dav_methods PUT;
+      root ${dir}/uploads;
+    }
   }
 }
 `;
@@ -66,6 +76,8 @@ http {
 export async function startOrigin(dir: string, pki: BenchPki, cpu: string): Promise<Origin> {
   await mkdir(join(dir, 'tmp'), { recursive: true });
   await mkdir(join(dir, 'www', 'files'), { recursive: true });
+  await mkdir(join(dir, 'uploads', 'upload'), { recursive: true });
+  await chmod(join(dir, 'uploads', 'upload'), 0o777); // nginx's workers (nobody) store uploads here
   // Sparse files: nginx sends them from the page cache, no disk in the measurement.
   await writeFile(join(dir, 'www', 'files', '1m.bin'), '');
   await truncate(join(dir, 'www', 'files', '1m.bin'), 1024 * 1024);

@@ -25,10 +25,26 @@ export interface PeerProcessSpec {
   capture: { httpsPort: number; httpPort: number };
   clientCaFile: string;
   notes: string[];
+  /** Text the peer prints once every listener is up (start-to-ready is timed to it). */
+  readyLine?: string;
 }
 
 export function startPeerProcess(spec: PeerProcessSpec): RunningPeer {
+  const spawnedAt = performance.now();
   const proc = start(nsExec(CLIENT_NS, { uid: spec.uid, cpu: spec.cpu }, spec.argv), cleanEnv(spec.home, spec.env));
+  let readyAt: number | undefined;
+  const readyLine = spec.readyLine;
+  if (readyLine !== undefined) {
+    let seen = '';
+    const watch = (d: string): void => {
+      seen = (seen + d).slice(-4096);
+      if (seen.includes(readyLine)) {
+        readyAt = performance.now();
+        proc.child.stderr?.off('data', watch);
+      }
+    };
+    proc.child.stderr?.on('data', watch);
+  }
   return {
     pid: proc.pid,
     capture: { uid: spec.uid, ...spec.capture },
@@ -37,6 +53,7 @@ export function startPeerProcess(spec: PeerProcessSpec): RunningPeer {
     alive: () => proc.child.exitCode === null && proc.child.signalCode === null,
     exitStatus: () => (proc.child.signalCode !== null ? `signal ${proc.child.signalCode}` : proc.child.exitCode !== null ? `exit ${proc.child.exitCode}` : 'running'),
     output: () => proc.output(),
+    readyMs: () => (readyAt === undefined ? undefined : readyAt - spawnedAt),
     stop: () => proc.stop(5000),
   };
 }

@@ -4,6 +4,7 @@
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ORIGIN_NAME } from '../netns.ts';
+import { run } from '../exec.ts';
 import { giveTo, startPeerProcess } from './peer-process.ts';
 import { PeerUnavailable } from './types.ts';
 import type { Peer, PeerContext, RunningPeer } from './types.ts';
@@ -37,7 +38,8 @@ private = true
 `;
 }
 
-export function sluicePeer(leafKey?: 'ecdsa' | 'rsa'): Peer {
+/** `nodeFlags`: extra flags for node (a diagnosis run: `--trace-gc`, `--cpu-prof`). */
+export function sluicePeer(leafKey?: 'ecdsa' | 'rsa', nodeFlags: string[] = []): Peer {
   return {
     name: leafKey === undefined ? 'sluice' : `sluice-${leafKey}`,
     async start(ctx): Promise<RunningPeer> {
@@ -52,16 +54,22 @@ export function sluicePeer(leafKey?: 'ecdsa' | 'rsa'): Peer {
       await writeFile(config, sluiceConfig(ctx, leafKey));
       await mkdir(join(ctx.dir, 'home'), { recursive: true });
       await giveTo(ctx.dir, UID);
+      // Fill sluice's compile cache as its installer would (at image build time, as root; at
+      // run time sluice's uid cannot write beside the sources): a start of an installed sluice.
+      await run([process.execPath, bin, 'run', '--help'], { timeoutMs: 30_000 });
+      // Node reads the cache only where it may also write: the image gives it to sluice's uid.
+      await run(['chown', '-R', `${UID}:${UID}`, join(ctx.repoRoot, 'node_modules', '.cache', 'sluice')], { allowFail: true });
       return startPeerProcess({
         // `npx node bin/sluice.js run -c FILE` minus the npx wrapper process, so the measured
         // process tree is sluice alone: the same Node 24 binary npx would pick.
-        argv: [process.execPath, bin, 'run', '-c', config],
+        argv: [process.execPath, ...nodeFlags, bin, 'run', '-c', config],
         uid: UID,
         cpu: ctx.cpu,
         home: join(ctx.dir, 'home'),
         env: { NODE_ENV: 'production' },
         capture: { httpsPort: HTTPS_PORT, httpPort: HTTP_PORT },
         clientCaFile: join(ctx.dir, 'certs', 'ca.crt'),
+        readyLine: 'sluice: listening on',
         notes: [`node ${process.version} bin/sluice.js run (uid ${UID}), access log on, leaf key ${leafKey ?? 'default'}`],
       });
     },

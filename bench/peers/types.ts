@@ -26,6 +26,8 @@ export interface RunningPeer {
   /** "exit 1" / "signal SIGKILL" once it has exited. */
   exitStatus(): string;
   output(): string;
+  /** Milliseconds from spawning the peer until it said it was listening, when it says so. */
+  readyMs?(): number | undefined;
   stop(): Promise<void>;
 }
 

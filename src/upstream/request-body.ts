@@ -2,6 +2,7 @@
 import { Transform, type Readable } from 'node:stream';
 import type { RequestBodyTransform } from '../pipeline/body.ts';
 import { SluiceError } from '../errors/codes.ts';
+import { noteRelayed } from './relay-gc.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -40,6 +41,7 @@ export function transformRequestBody(source: Readable, transforms: readonly Requ
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       onBytes?.(chunk.length);
+      noteRelayed(chunk.length);
       if (transforms.length === 0) {
         callback(null, chunk);
         return;

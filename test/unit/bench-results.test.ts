@@ -59,14 +59,24 @@ describe('checkGoals', () => {
   const peers = [peer('direct', 40_000, 0.03, 800), peer('squid', 10_000, 0.3, 150, 150), peer('squid-w2', 12_000, 0.4, 140, 150), peer('mitmproxy', 500, 4, 30, 100)];
 
   it('passes a sluice that meets every bar, comparing against the better squid', () => {
-    const goals = checkGoals([...peers, peer('sluice', 12_500, 0.25, 400, 40)]);
-    expect(goals.map((g) => g.pass)).toEqual([true, true, true, true, true]);
+    const goals = checkGoals([...peers, peer('sluice', 14_400, 0.25, 400, 40)]);
+    expect(goals.slice(0, 5).map((g) => g.pass)).toEqual([true, true, true, true, true]);
     expect(goals[0]?.goal).toContain('squid-w2');
   });
 
   it('fails each bar that is missed', () => {
-    const goals = checkGoals([...peers, peer('sluice', 4_999, 0.34, 399, 48.5)]);
-    expect(goals.map((g) => g.pass)).toEqual([false, false, false, false, false]);
+    const goals = checkGoals([...peers, peer('sluice', 4_999, 0.34, 399, 40.5)]);
+    expect(goals.slice(0, 5).map((g) => g.pass)).toEqual([false, false, false, false, false]);
+    expect(checkGoals([...peers, peer('sluice', 14_399, 0.25, 400, 40)])[0]?.pass).toBe(false);
+  });
+
+  it('checks transfers against the better squid, RSS growth, idle RSS and start-up time', () => {
+    const transfer = (mbPerSec: number, growthMib: number) => ({ bytes: 1, seconds: 1, mbPerSec, status: 200, timedOut: false, rssBeforeKib: 50_000, peakRssKib: 50_000 + growthMib * 1024 });
+    const squids = [{ ...peers[1] as PeerResult, download: transfer(100, 0), upload: transfer(80, 0) }, { ...peers[2] as PeerResult, download: transfer(120, 0), upload: transfer(60, 0) }];
+    const good = { ...peer('sluice', 14_400, 0.25, 400, 40), download: transfer(120, 16), upload: transfer(80, 16), startRssKib: 60 * 1024, readyMs: 500 };
+    expect(checkGoals([peers[0] as PeerResult, ...squids, peers[3] as PeerResult, good]).slice(5, 11).map((g) => g.pass)).toEqual([true, true, true, true, true, true]);
+    const bad = { ...good, download: transfer(119, 16.1), upload: transfer(79, 16.1), startRssKib: 60 * 1024 + 1, readyMs: 501 };
+    expect(checkGoals([peers[0] as PeerResult, ...squids, peers[3] as PeerResult, bad]).slice(5, 11).map((g) => g.pass)).toEqual([false, false, false, false, false, false]);
   });
 
   it('has no verdict where a figure is missing', () => {
