@@ -12,8 +12,10 @@ import type { ConnectionInfo } from '../pipeline/exchange.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { createRequestHandler, type RequestHandlerOptions } from './request-handler.ts';
 import { createUpgradeHandler } from './upgrade-handler.ts';
+import { createConnectRefusal } from './connect-refusal.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
+import { guardControlFloods } from './h2-flood-guard.ts';
 import { guardFirstRequest, guardIdleSession, requestStarted } from './idle-guard.ts';
 
 const kConnection = Symbol('sluice.connection');
@@ -25,6 +27,9 @@ export interface TlsCaptureOptions {
   /** The port dialled upstream for connections captured here (443 in production). */
   upstreamPort: number;
 }
+
+/** DESIGN.md §1: at most 100 concurrent h2 streams per connection. */
+export const H2_MAX_CONCURRENT_STREAMS = 100;
 
 /** Client TLS alerts that mean "I do not trust your certificate" (a client with its own roots). */
 const UNTRUSTED_ALERTS = /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|DECRYPT_ERROR)/;
@@ -42,7 +47,14 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
     allowHTTP1: true,
     allowHalfOpen: true,
     // h2 header limits: advertised to the client; request-target.ts answers 431 itself.
-    settings: { maxHeaderListSize: options.current().config.client.maxHeaderBytes + 4096 },
+    // Streams per connection are bounded (Node's default is unbounded: 500 streams each
+    // buffering a SigV4 body held ~5 GB, issue 11 item 6); a stream beyond them is refused
+    // with RST_STREAM. Node's own flood defences (rapid reset, SETTINGS/PING floods) stay on.
+    settings: { maxHeaderListSize: options.current().config.client.maxHeaderBytes + 4096, maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS },
+    // Rapid reset (CVE-2023-44487): more than 200 RST_STREAMs at once, or over 50 a second
+    // sustained, ends the session with GOAWAY ENHANCE_YOUR_CALM (Node's defaults: 1000 and 33).
+    streamResetBurst: 200,
+    streamResetRate: 50,
     maxHeaderListPairs: Math.max(128, 2 * options.current().config.client.maxHeaderCount + 8),
     minVersion: 'TLSv1.2',
     handshakeTimeout: options.current().config.client.headersTimeoutMs,
@@ -86,7 +98,10 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
     (socket as WithConnection)[kConnection] = info;
     if (socket.alpnProtocol !== 'h2') guardFirstRequest(socket, options.current().config.client.headersTimeoutMs);
   });
-  secureServer.on('session', (session: http2.ServerHttp2Session) => guardIdleSession(session, options.current().config.client.keepAliveTimeoutMs));
+  secureServer.on('session', (session: http2.ServerHttp2Session) => {
+    guardIdleSession(session, options.current().config.client.keepAliveTimeoutMs);
+    guardControlFloods(session);
+  });
 
   secureServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
     const code = err.code ?? err.message;
@@ -116,6 +131,7 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
 
   secureServer.on('request', createRequestHandler({ current: options.current, inflight: options.inflight, connectionOf }));
   secureServer.on('upgrade', createUpgradeHandler({ current: options.current, connectionOf }));
+  secureServer.on('connect', createConnectRefusal({ current: options.current, connectionOf }));
   // h2 sessions that misbehave are closed by Node; keep the process alive.
   secureServer.on('sessionError', () => {});
 

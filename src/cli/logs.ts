@@ -3,10 +3,11 @@
 // later; --follow to keep printing; --usage for token totals per day and model; --show ID for
 // one whole turn (system, messages, tools, the answer).
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import { LLM_LOG_FILE } from '../audit/llm/llm-log.ts';
+import { BUDGET_FILE } from '../budget/state-file.ts';
 import { followLlmLog, readLlmLog, type LlmLine } from '../audit/llm/log-reader.ts';
 import { answerText, requestTurns } from '../audit/llm/exchange-text.ts';
 
@@ -126,13 +127,41 @@ function formatUsage(totals: ReturnType<typeof usageTotals>): string {
   return text;
 }
 
-async function logDirFrom(values: { dir?: string; config: string }): Promise<string> {
+/** Today's counts from budget.json ([budget], DESIGN §8), if sluice keeps one here. */
+function readBudgetToday(dir: string): { day: string; tokens: number; usd: number } | undefined {
+  try {
+    const state = JSON.parse(readFileSync(join(dir, BUDGET_FILE), 'utf8')) as { day?: unknown; tokens?: unknown; usd?: unknown };
+    if (typeof state.day !== 'string' || typeof state.tokens !== 'number' || typeof state.usd !== 'number') return undefined;
+    return { day: state.day, tokens: state.tokens, usd: state.usd };
+  } catch {
+    return undefined;
+  }
+}
+
+function formatBudget(budget: ReturnType<typeof readBudgetToday>): string {
+  if (budget === undefined) return '';
+  return `\nbudget ${budget.day} (UTC, what [budget] counts): ${budget.tokens} tokens, ${budget.usd.toFixed(4)} USD\n`;
+}
+
+/** The log folder: --dir, else the config's log_dir, else ./logs. */
+export async function logDirFrom(values: { dir?: string; config: string }): Promise<string> {
   if (values.dir !== undefined) return resolve(values.dir);
   if (existsSync(values.config)) return (await loadConfig(values.config)).proxy.logDir;
   return resolve('logs');
 }
 
-export async function logsCommand(argv: string[], io: LogsIo = processIo): Promise<number> {
+/**
+ * The log holds text the agent chose (prompts, answers, model names): a terminal must not act
+ * on it. C0 and C1 control characters and DEL are shown as \u escapes (valid inside JSON
+ * strings too); line feeds and tabs stay.
+ */
+export function forTerminal(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export async function logsCommand(argv: string[], rawIo: LogsIo = processIo): Promise<number> {
+  const io: LogsIo = { ...rawIo, out: (text) => rawIo.out(forTerminal(text)) };
   let values: { config: string; dir?: string; since?: string; json?: boolean; follow?: boolean; usage?: boolean; show?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -181,7 +210,8 @@ export async function logsCommand(argv: string[], io: LogsIo = processIo): Promi
   }
   if (values.usage === true) {
     const totals = usageTotals(lines);
-    io.out(values.json === true ? `${JSON.stringify(totals)}\n` : formatUsage(totals));
+    const budget = readBudgetToday(dir);
+    io.out(values.json === true ? `${JSON.stringify({ ...totals, budget })}\n` : formatUsage(totals) + formatBudget(budget));
     return 0;
   }
   const print = (line: LlmLine): void => io.out(values.json === true ? `${JSON.stringify(line)}\n` : formatExchange(line));

@@ -22,6 +22,8 @@ export const DEFAULTS = {
     leafKey: 'rsa' as 'ecdsa' | 'rsa', // RSA-2048 leaves: ECDSA P-256 measured only ~1.5x cheaper per handshake (bench/tls-leaf.ts), below the 2x bar for switching
     leafCacheSize: 1000, // minted leaf certificates kept (LRU by name)
     drainSeconds: 10, // SIGTERM waits this long for in-flight requests
+    mode: 'enforce' as 'enforce' | 'learn' | 'report', // the allowlist is enforced
+    bufferBudgetBytes: 256 * MIB, // all buffers together (SigV4 bodies, LLM captures, DNS replies); past it: 503
   },
   upstream: {
     httpsPort: 443, // port dialled for requests captured on the TLS listener
@@ -29,6 +31,8 @@ export const DEFAULTS = {
     connectTimeoutMs: 10 * SECOND_MS, // TCP + TLS connect to the upstream
     headersTimeoutMs: 10 * MINUTE_MS, // LLM calls can think for minutes before the first byte
     maxBufferedBodyBytes: 10 * MIB, // cap for bodies that must be buffered (SigV4 re-signing)
+    publicCidrs: [] as readonly string[], // special-purpose ranges treated as public: none
+    http2: true, // offer h2 by ALPN; the origin chooses (gRPC needs it)
   },
   dns: {
     deny: 'sinkhole' as 'sinkhole' | 'nxdomain', // non-allowlisted names get a capturable address
@@ -40,6 +44,11 @@ export const DEFAULTS = {
     maxHeaderBytes: 32 * KIB, // total request header size accepted from the agent
     maxHeaderCount: 100, // request header lines accepted from the agent
   },
+  websocket: {
+    maxFrameBytes: 16 * MIB, // largest frame either side may send
+    maxMessageBytes: 64 * MIB, // largest message, all fragments together
+    idleTimeoutMs: 10 * MINUTE_MS, // no frame either way for this long: closed with 1001
+  },
   log: {
     maxBodyBytes: 4 * MIB, // each logged LLM request or response body is cut here (truncated: true)
     maxBytes: 100 * MIB, // llm.ndjson is rotated when it reaches this size
@@ -48,11 +57,13 @@ export const DEFAULTS = {
   },
   allow: {
     private: false, // private/special-purpose upstream addresses need an explicit opt-in
+    clampMaxTokens: false, // a request over max_tokens is refused, not lowered
   },
   credentials: {
     type: 'bearer' as 'bearer' | 'aws', // a [credentials.NAME] without type is a bearer token
     body: false, // surrogates in request bodies are not swapped unless asked
     allowForeignCredentials: false, // a credential that is not the surrogate is refused (403)
+    plaintext: false, // real credentials travel only over verified TLS; plain HTTP is refused (403)
   },
   secretSource: {
     optional: false, // a secret source must be present unless marked optional

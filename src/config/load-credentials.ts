@@ -2,7 +2,7 @@
 // (unique surrogates, hosts an allow rule admits). Split from load.ts to keep each file small.
 
 import { DEFAULTS } from './defaults.ts';
-import { hostPatternsOverlap } from './host-pattern.ts';
+import { hostPatternsOverlap } from '../names/host.ts';
 import { joinKey } from './locate.ts';
 import { INVALID, isTable, readTable, describeType } from './read-table.ts';
 import type { Reporter } from './read-table.ts';
@@ -77,6 +77,7 @@ function loadBearer(
       query: v.query,
       body: v.body,
       allowForeignCredentials: v.allow_foreign_credentials,
+      plaintext: v.plaintext,
     },
     hostsOk: !failed.has('hosts') && v.hosts !== undefined,
   };
@@ -106,6 +107,7 @@ function loadAws(
       secretAccessKey: v.secret_access_key,
       sessionToken: v.session_token,
       allowForeignCredentials: v.allow_foreign_credentials,
+      plaintext: v.plaintext,
     },
     hostsOk: !failed.has('hosts') && v.hosts !== undefined,
   };

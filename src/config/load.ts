@@ -9,16 +9,18 @@ import { parse, TomlError } from 'smol-toml';
 import { ConfigError } from './errors.ts';
 import type { ConfigIssue } from './errors.ts';
 import { indexKeyLines, joinIndex, joinKey } from './locate.ts';
+import { loadBudget, loadPrices, checkLlmPolicy } from './load-llm-policy.ts';
 import { checkCredentialHostsAllowed, loadCredentials } from './load-credentials.ts';
 import { createReporter, isTable, readTable, describeType } from './read-table.ts';
 import type { KeySpecs, RawIssue, Reporter, TableResult } from './read-table.ts';
-import { ALLOW_KEYS, CLIENT_KEYS, DNS_KEYS, LOG_KEYS, PROXY_KEYS, UPSTREAM_KEYS } from './schema.ts';
+import { ALLOW_KEYS, CLIENT_KEYS, DNS_KEYS, LOG_KEYS, PROXY_KEYS, UPSTREAM_KEYS, WEBSOCKET_KEYS } from './schema.ts';
 import type {
   AllowRule,
   ClientLimits,
   Config,
   DnsSettings,
   LogSettings,
+  WebSocketSettings,
   ProxySettings,
   UpstreamSettings,
 } from './types.ts';
@@ -70,11 +72,14 @@ const TABLE_LOADERS = {
   dns: (value: unknown, at: Reporter) => loadDns(value, at),
   client: (value: unknown, at: Reporter) => loadClient(value, at),
   log: (value: unknown, at: Reporter) => loadLog(value, at),
+  websocket: (value: unknown, at: Reporter) => loadWebSocket(value, at),
+  budget: (value: unknown, at: Reporter) => loadBudget(value, at),
+  prices: (value: unknown, at: Reporter) => loadPrices(value, at),
   allow: (value: unknown, at: Reporter) => loadAllow(value, at),
   credentials: (value: unknown, at: Reporter) => loadCredentials(value, at),
 } satisfies Record<string, (value: unknown, at: Reporter) => unknown>;
 
-const SECTION_NAMES = '[proxy], [upstream], [dns], [client], [log], [[allow]], [credentials.NAME]';
+const SECTION_NAMES = '[proxy], [upstream], [dns], [client], [log], [websocket], [budget], [prices."GLOB"], [[allow]], [credentials.NAME]';
 
 function buildConfig(raw: Record<string, unknown>, root: Reporter, file: string): Config {
   for (const name of Object.keys(raw)) {
@@ -86,6 +91,9 @@ function buildConfig(raw: Record<string, unknown>, root: Reporter, file: string)
   const credentials = TABLE_LOADERS.credentials(raw.credentials, root.at('credentials'));
   // A rejected allow host would make credential hosts look unallowed: skip until it is fixed.
   if (allow.hostsComplete) checkCredentialHostsAllowed(credentials, allow.rules, root);
+  const budget = TABLE_LOADERS.budget(raw.budget, root.at('budget'));
+  const prices = TABLE_LOADERS.prices(raw.prices, root.at('prices'));
+  checkLlmPolicy(budget, prices, allow.rules, root);
   return {
     file,
     proxy: TABLE_LOADERS.proxy(raw.proxy, root.at('proxy')),
@@ -93,6 +101,9 @@ function buildConfig(raw: Record<string, unknown>, root: Reporter, file: string)
     dns: TABLE_LOADERS.dns(raw.dns, root.at('dns')),
     client: TABLE_LOADERS.client(raw.client, root.at('client')),
     log: TABLE_LOADERS.log(raw.log, root.at('log')),
+    websocket: TABLE_LOADERS.websocket(raw.websocket, root.at('websocket')),
+    budget,
+    prices,
     allow: allow.rules,
     credentials: credentials.list,
   };
@@ -124,6 +135,8 @@ function loadProxy(value: unknown, at: Reporter): ProxySettings {
     leafKey: v.leaf_key,
     leafCacheSize: v.leaf_cache_size,
     drainSeconds: v.drain_seconds,
+    bufferBudgetBytes: v.buffer_budget_bytes,
+    mode: v.mode,
   };
   // Each listener tells sluice which captured port a connection came from: they cannot share.
   // Defaults go first so a clash is reported on the key the user wrote.
@@ -153,6 +166,8 @@ function loadUpstream(value: unknown, at: Reporter): UpstreamSettings {
     connectTimeoutMs: v.connect_timeout_ms,
     headersTimeoutMs: v.headers_timeout_ms,
     maxBufferedBodyBytes: v.max_buffered_body_bytes,
+    http2: v.http2,
+    publicCidrs: v.public_cidrs,
   };
 }
 
@@ -179,6 +194,11 @@ function loadClient(value: unknown, at: Reporter): ClientLimits {
     maxHeaderBytes: v.max_header_bytes,
     maxHeaderCount: v.max_header_count,
   };
+}
+
+function loadWebSocket(value: unknown, at: Reporter): WebSocketSettings {
+  const { values: v } = readSection(value, WEBSOCKET_KEYS, at, '[websocket]');
+  return { maxFrameBytes: v.max_frame_bytes, maxMessageBytes: v.max_message_bytes, idleTimeoutMs: v.idle_timeout_ms };
 }
 
 function loadLog(value: unknown, at: Reporter): LogSettings {
@@ -209,7 +229,10 @@ function loadAllow(value: unknown, at: Reporter): LoadedAllow {
     }
     const { values: v, failed } = readTable(entry, ALLOW_KEYS, here, { label: '[[allow]]' });
     if (failed.has('host') || v.host === undefined) hostsComplete = false;
-    rules.push({ index, host: v.host, llm: v.llm, private: v.private, methods: v.methods, paths: v.paths });
+    rules.push({
+      index, host: v.host, llm: v.llm, private: v.private, methods: v.methods, paths: v.paths,
+      models: v.models, maxTokens: v.max_tokens, clampMaxTokens: v.clamp_max_tokens,
+    });
   });
   return { rules, hostsComplete };
 }

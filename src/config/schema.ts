@@ -17,6 +17,9 @@ import {
   integerIn,
   ipAddress,
   list,
+  modelGlob,
+  cidr,
+  nonNegativeNumber,
   nonEmptyString,
   oneOf,
   optionalPath,
@@ -95,6 +98,18 @@ export const PROXY_KEYS = {
     doc: 'On SIGTERM, seconds to wait for in-flight requests before closing them.',
     parse: integerIn(0, 3600),
   },
+  mode: {
+    type: 'string',
+    default: d.proxy.mode,
+    doc: '"enforce" denies what the allowlist does not allow; "learn" forwards it and logs decision "would_deny" (never a private address, never a credential outside its scope); "report" denies and logs "would_deny". `sluice suggest` turns the log into [[allow]] entries.',
+    parse: oneOf(['enforce', 'learn', 'report']),
+  },
+  buffer_budget_bytes: {
+    type: 'integer',
+    default: d.proxy.bufferBudgetBytes,
+    doc: 'Memory all of sluice\'s buffers may hold together (SigV4 bodies being hashed, LLM log captures, DNS replies waiting to be read); past it, requests that need a buffer get 503 over_capacity instead of sluice running out of memory. Each buffer also has its own cap (e.g. [upstream] max_buffered_body_bytes).',
+    parse: integerIn(MIB, 64 * 1024 * MIB),
+  },
 } satisfies KeySpecs;
 
 export const UPSTREAM_KEYS = {
@@ -127,6 +142,19 @@ export const UPSTREAM_KEYS = {
     default: d.upstream.maxBufferedBodyBytes,
     doc: 'Largest request body sluice buffers when it must (SigV4 re-signing without x-amz-content-sha256).',
     parse: integerIn(1, 1024 * MIB),
+  },
+  public_cidrs: {
+    type: 'array of CIDR blocks',
+    default: d.upstream.publicCidrs,
+    shownDefault: '`[]`',
+    doc: 'Special-purpose ranges to treat as public (a lab, a corporate 10/8 service network); `sluice check` warns for each.',
+    parse: list(cidr, { allowEmpty: true }),
+  },
+  http2: {
+    type: 'boolean',
+    default: d.upstream.http2,
+    doc: 'Offer HTTP/2 to upstreams by ALPN (the origin chooses; HTTP/1.1 otherwise). gRPC needs it.',
+    parse: boolean,
   },
 } satisfies KeySpecs;
 
@@ -170,6 +198,27 @@ export const CLIENT_KEYS = {
     default: d.client.maxHeaderCount,
     doc: 'Most header lines in an agent\'s request.',
     parse: integerIn(1, 10_000),
+  },
+} satisfies KeySpecs;
+
+export const WEBSOCKET_KEYS = {
+  max_frame_bytes: {
+    type: 'integer',
+    default: d.websocket.maxFrameBytes,
+    doc: 'Largest WebSocket frame either side may send; larger: both sides closed with 1009.',
+    parse: integerIn(125, 1024 * MIB),
+  },
+  max_message_bytes: {
+    type: 'integer',
+    default: d.websocket.maxMessageBytes,
+    doc: 'Largest WebSocket message (all its fragments); larger: both sides closed with 1009.',
+    parse: integerIn(125, 1024 * MIB),
+  },
+  idle_timeout_ms: {
+    type: 'integer',
+    default: d.websocket.idleTimeoutMs,
+    doc: 'A WebSocket with no frame either way for this long is closed (1001); pings count.',
+    parse: integerIn(1, MAX_TIMER_MS),
   },
 } satisfies KeySpecs;
 
@@ -237,6 +286,62 @@ export const ALLOW_KEYS = {
     doc: 'Path globs allowed: a "*" segment matches one segment, "**" any number, "*" inside a segment any characters but "/"; e.g. ["/org/**"].',
     parse: list(pathGlob, { allowEmpty: false, emptyHint: 'omit paths to allow any path' }),
   },
+  models: {
+    type: 'array of strings',
+    default: undefined,
+    shownDefault: 'any',
+    doc: 'LLM models allowed (needs llm), globs with "*", e.g. ["claude-sonnet-4-*"]; another model gets 403 model_not_allowed before anything leaves.',
+    parse: list(modelGlob, { allowEmpty: false, emptyHint: 'omit models to allow any model' }),
+  },
+  max_tokens: {
+    type: 'integer',
+    default: undefined,
+    shownDefault: 'none',
+    doc: 'Largest output-token limit an LLM request may ask for (needs llm); larger: 403 max_tokens_exceeded.',
+    parse: integerIn(1, 100_000_000),
+  },
+  clamp_max_tokens: {
+    type: 'boolean',
+    default: d.allow.clampMaxTokens,
+    doc: 'Lower a larger max_tokens to the ceiling instead of refusing (logged).',
+    parse: boolean,
+  },
+} satisfies KeySpecs;
+
+export const BUDGET_KEYS = {
+  requests_per_minute: {
+    type: 'integer',
+    default: undefined,
+    shownDefault: 'none',
+    doc: 'LLM requests per minute (token bucket); over: 429 rate_limited with Retry-After.',
+    parse: integerIn(1, 10_000_000),
+  },
+  tokens_per_day: {
+    type: 'integer',
+    default: undefined,
+    shownDefault: 'none',
+    doc: 'Input + output tokens per UTC day, from the responses\' usage; spent: 429 budget_exhausted until the day turns.',
+    parse: integerIn(1, Number.MAX_SAFE_INTEGER),
+  },
+  usd_per_day: {
+    type: 'number',
+    default: undefined,
+    shownDefault: 'none',
+    doc: 'Spend per UTC day in USD, priced by [prices]; spent: 429 budget_exhausted.',
+    parse: nonNegativeNumber,
+  },
+} satisfies KeySpecs;
+
+/** [budget.models."GLOB"]: the same day budgets for the models a glob matches. */
+export const BUDGET_MODEL_KEYS = {
+  tokens_per_day: BUDGET_KEYS.tokens_per_day,
+  usd_per_day: BUDGET_KEYS.usd_per_day,
+} satisfies KeySpecs;
+
+/** [prices."GLOB"]: USD per million tokens; the first glob (in file order) that matches a model prices it. */
+export const PRICE_KEYS = {
+  input: { type: 'number', required: true, example: 'input = 3.0', doc: 'USD per million input tokens.', parse: nonNegativeNumber },
+  output: { type: 'number', required: true, example: 'output = 15.0', doc: 'USD per million output tokens.', parse: nonNegativeNumber },
 } satisfies KeySpecs;
 
 export const SECRET_SOURCE_KEYS = {
@@ -304,6 +409,13 @@ const ALLOW_FOREIGN = {
   parse: boolean,
 } satisfies KeySpec<boolean>;
 
+const PLAINTEXT = {
+  type: 'boolean',
+  default: d.credentials.plaintext,
+  doc: 'Also send the real secret on requests that arrive over plain HTTP (captured port 80), where anyone on the path can read it. Default: refused with 403 credential_over_plaintext. sluice check warns about every credential that sets it.',
+  parse: boolean,
+} satisfies KeySpec<boolean>;
+
 export const BEARER_KEYS = {
   type: CREDENTIAL_TYPE,
   hosts: CREDENTIAL_HOSTS,
@@ -334,6 +446,7 @@ export const BEARER_KEYS = {
     parse: boolean,
   },
   allow_foreign_credentials: ALLOW_FOREIGN,
+  plaintext: PLAINTEXT,
 } satisfies KeySpecs;
 
 export const AWS_KEYS = {
@@ -366,6 +479,7 @@ export const AWS_KEYS = {
     parse: secretSource,
   },
   allow_foreign_credentials: ALLOW_FOREIGN,
+  plaintext: PLAINTEXT,
 } satisfies KeySpecs;
 
 /** A documented section of the file, in reference order. */
@@ -382,6 +496,9 @@ export const SECTIONS: readonly SectionSpec[] = [
   { heading: '[dns]', doc: 'The DNS listener that answers the agent\'s lookups.', keys: DNS_KEYS },
   { heading: '[client]', doc: 'Limits on the agent\'s side of each connection.', keys: CLIENT_KEYS },
   { heading: '[log]', doc: 'The LLM audit log, llm.ndjson in proxy.log_dir.', keys: LOG_KEYS },
+  { heading: '[budget]', doc: 'Limits on this agent\'s LLM use (one sluice = one agent); [budget.models."GLOB"] takes tokens_per_day and usd_per_day for the models a glob matches.', keys: BUDGET_KEYS },
+  { heading: '[prices."GLOB"]', doc: 'Prices for usd_per_day budgets, per model glob.', keys: PRICE_KEYS },
+  { heading: '[websocket]', doc: 'Limits on relayed WebSocket connections (after the upgrade).', keys: WEBSOCKET_KEYS },
   {
     heading: '[[allow]]',
     doc: 'One rule per entry; a request is allowed when some rule matches its host, method and path. Anything else is denied.',

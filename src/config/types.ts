@@ -30,6 +30,10 @@ export interface ProxySettings {
   leafCacheSize: number;
   /** Seconds SIGTERM waits for in-flight requests before closing them. */
   drainSeconds: number;
+  /** Bytes all buffers together may hold (pipeline/buffer-budget.ts); past it: 503 over_capacity. */
+  bufferBudgetBytes: number;
+  /** enforce: deny; learn: forward what would be denied; report: deny; both log would_deny. */
+  mode: 'enforce' | 'learn' | 'report';
 }
 
 export interface UpstreamSettings {
@@ -42,6 +46,10 @@ export interface UpstreamSettings {
   headersTimeoutMs: number;
   /** Cap for bodies that must be buffered (SigV4 without x-amz-content-sha256). */
   maxBufferedBodyBytes: number;
+  /** Offer HTTP/2 to upstreams by ALPN (HTTP/1.1 stays the fallback). */
+  http2: boolean;
+  /** CIDR blocks of special-purpose ranges that count as public (DESIGN §8). */
+  publicCidrs: readonly string[];
 }
 
 export interface DnsSettings {
@@ -69,6 +77,13 @@ export interface LogSettings {
   onFailure: 'block' | 'continue';
 }
 
+export interface WebSocketSettings {
+  maxFrameBytes: number;
+  maxMessageBytes: number;
+  /** No frame either way for this long: both sides are closed (1001). */
+  idleTimeoutMs: number;
+}
+
 export type LlmProvider = 'anthropic' | 'openai' | 'gemini';
 
 export interface AllowRule {
@@ -82,6 +97,34 @@ export interface AllowRule {
   methods: readonly string[] | undefined;
   /** Path globs ("*" one segment, "**" many), or undefined for any. */
   paths: readonly string[] | undefined;
+  /** Model globs an LLM request may name, or undefined for any. */
+  models: readonly string[] | undefined;
+  /** Largest output-token limit a request may ask for, or undefined for no ceiling. */
+  maxTokens: number | undefined;
+  /** Lower a larger request to maxTokens instead of refusing it. */
+  clampMaxTokens: boolean;
+}
+
+export interface ModelBudget {
+  /** Model glob ("claude-opus-*"). */
+  pattern: string;
+  tokensPerDay: number | undefined;
+  usdPerDay: number | undefined;
+}
+
+export interface BudgetSettings {
+  requestsPerMinute: number | undefined;
+  tokensPerDay: number | undefined;
+  usdPerDay: number | undefined;
+  models: readonly ModelBudget[];
+}
+
+export interface ModelPrice {
+  pattern: string;
+  /** USD per million input tokens. */
+  input: number;
+  /** USD per million output tokens. */
+  output: number;
 }
 
 export interface BearerCredential {
@@ -96,6 +139,8 @@ export interface BearerCredential {
   query: readonly string[];
   body: boolean;
   allowForeignCredentials: boolean;
+  /** The real secret may be sent on requests that arrived over plain HTTP (default false). */
+  plaintext: boolean;
 }
 
 export interface AwsCredential {
@@ -108,6 +153,8 @@ export interface AwsCredential {
   secretAccessKey: SecretSource;
   sessionToken: SecretSource | undefined;
   allowForeignCredentials: boolean;
+  /** Requests that arrived over plain HTTP may be re-signed with the real key (default false). */
+  plaintext: boolean;
 }
 
 export type Credential = BearerCredential | AwsCredential;
@@ -120,6 +167,9 @@ export interface Config {
   dns: DnsSettings;
   client: ClientLimits;
   log: LogSettings;
+  websocket: WebSocketSettings;
+  budget: BudgetSettings;
+  prices: readonly ModelPrice[];
   allow: readonly AllowRule[];
   credentials: readonly Credential[];
 }

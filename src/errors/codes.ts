@@ -39,14 +39,27 @@ export const DENY_REASONS = {
 
 export type DenyReason = keyof typeof DENY_REASONS;
 
+/**
+ * How a refusal reads to a client that expects its own API's error shape (an LLM SDK raises
+ * the provider's JSON error), and headers it needs (Retry-After).
+ */
+export interface RefusalBody {
+  contentType: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
 /** A refusal with its HTTP status and a one-line, secret-free message for the client. */
 export class SluiceError extends Error {
   readonly reason: DenyReason;
   readonly status: number;
-  constructor(reason: DenyReason, status: number, message: string, options?: { cause?: unknown }) {
+  /** Set where the client needs more than sluice's plain-text refusal. */
+  readonly response: RefusalBody | undefined;
+  constructor(reason: DenyReason, status: number, message: string, options?: { cause?: unknown; response?: RefusalBody }) {
     super(message, options);
     this.name = 'SluiceError';
     this.reason = reason;
     this.status = status;
+    this.response = options?.response;
   }
 }

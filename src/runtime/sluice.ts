@@ -10,23 +10,25 @@ import { createAccessLog } from '../audit/access-log.ts';
 import { createOpsLog, type OpsLog } from '../audit/ops-log.ts';
 import { createMetrics } from '../admin/metrics.ts';
 import { createAdminServer } from '../admin/server.ts';
-import { loadOrCreateCa } from '../tls/ca.ts';
+import { loadOrCreateCa, writeTrustBundleBesideCa } from '../tls/ca.ts';
 import { createLeafIssuer } from '../tls/leaf-cache.ts';
-import { writeTrustBundle } from '../tls/trust-bundle.ts';
-import { join } from 'node:path';
-import { BUNDLE_FILE } from '../cli/env.ts';
 import { buildRuntime, type Runtime, type Services } from './runtime.ts';
+import { createBudgetService } from '../budget/service.ts';
+import { registerBudgetMetrics } from '../budget/metrics.ts';
 import { createTlsCapture } from '../capture/tls-listener.ts';
 import { createHttpCapture } from '../capture/http-listener.ts';
 import { createDenyCapture } from '../capture/deny-listener.ts';
 import { handleClientError } from '../capture/client-error.ts';
+import { answerInOrderThenLinger } from '../capture/lingering-close.ts';
 import { startDnsListener } from '../capture/dns-listener.ts';
-import { closeLlmLog, llmLogFor } from '../audit/llm/llm-log-registry.ts';
+import type { DnsLogRecord } from '../capture/dns-answer.ts';
+import { closeLlmLog, openLlmLog } from '../audit/llm/llm-log.ts';
+import { createConnectionDrain } from './connection-drain.ts';
 
 /** Proxy listeners bind to loopback only (DESIGN.md §1): REDIRECT in nat OUTPUT lands there. */
 export const LOOPBACK = ['127.0.0.1', '::1'] as const;
-/** After the drain, how long connections get to finish writing before they are cut. */
-const GRACE_MS = 1_000;
+/** How long the upstream pools get to close once every client connection is gone. */
+const UPSTREAM_CLOSE_MS = 1_000;
 
 export interface StartOptions {
   opsLog?: OpsLog;
@@ -49,7 +51,10 @@ export interface RunningSluice {
   runtime(): Runtime;
   /** Swaps in a new configuration; connections and requests under way are not disturbed. */
   reload(config: Config): void;
-  /** Stops accepting, drains in-flight requests (bounded), flushes logs. */
+  /**
+   * Stops accepting, closes idle connections at once, lets requests in flight finish within
+   * [proxy] drain_seconds and cuts what is left then, flushes the logs. Never rejects.
+   */
   close(): Promise<void>;
 }
 
@@ -78,7 +83,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
   const opsLog = options.opsLog ?? createOpsLog();
   mkdirSync(config.proxy.logDir, { recursive: true });
   const accessLog = createAccessLog(config.proxy.logDir, config.proxy.agent);
-  const llmLog = llmLogFor(config, {
+  const llmLog = openLlmLog(config, {
     onProblem: (problem) => {
       if (problem !== undefined) opsLog.error({ problem }, 'llm.ndjson cannot be written');
       else opsLog.warn('llm.ndjson is writable again');
@@ -88,51 +93,46 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
   const metrics = createMetrics();
   const { ca, created, warnings } = await loadOrCreateCa(config.proxy.caDir);
   for (const warning of warnings) opsLog.warn({ ca: config.proxy.caDir }, warning);
-  // The bundle (system roots + sluice's CA) for agents whose trust variables replace the store.
-  await writeTrustBundle(ca.certPem, join(config.proxy.caDir, BUNDLE_FILE));
+  // The bundle (system roots + sluice's CA) for agents whose trust variables replace the store;
+  // never into a read-only CA folder (a Kubernetes Secret volume).
+  const bundle = await writeTrustBundleBesideCa(ca, config.proxy.caDir);
+  if ('skipped' in bundle) opsLog.info({ ca: config.proxy.caDir }, bundle.skipped);
   const issuer = createLeafIssuer(ca, {
     keyType: config.proxy.leafKey,
     cacheSize: config.proxy.leafCacheSize,
     onMint: () => metrics.certsMinted.inc(),
   });
-  const services: Services = { opsLog, accessLog, metrics, issuer };
+  const budget = createBudgetService(config, opsLog);
+  registerBudgetMetrics(metrics.registry, budget, () => current().config.budget);
+  const services: Services = { opsLog, accessLog, metrics, issuer, budget, llmLog };
   let runtime = buildRuntime(config, services);
   const current = (): Runtime => runtime;
 
+  // Requests in flight, counted for the log line that says how many a drain had to cut.
   let inflightCount = 0;
-  let drainWaiter: (() => void) | undefined;
   const inflight = {
     add: () => {
       inflightCount++;
     },
     done: () => {
       inflightCount--;
-      if (inflightCount === 0) drainWaiter?.();
     },
   };
-
-  const sockets = new Set<net.Socket>();
-  const track = (socket: net.Socket): void => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  };
+  // Every client connection with its requests in flight: what SIGTERM closes at once and what
+  // it lets finish.
+  const connections = createConnectionDrain();
 
   const tlsCapture = createTlsCapture({ current, inflight, upstreamPort: config.upstream.httpsPort });
-  // What a graceful close needs: h2 sessions get GOAWAY, HTTP/1 TLS connections an orderly end
-  // once their response has been written.
-  const sessions = new Set<http2.ServerHttp2Session>();
-  tlsCapture.secureServer.on('session', (session: http2.ServerHttp2Session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-  });
-  const tlsSockets = new Set<tls.TLSSocket>();
-  tlsCapture.secureServer.on('secureConnection', (socket: tls.TLSSocket) => {
-    tlsSockets.add(socket);
-    socket.once('close', () => tlsSockets.delete(socket));
-  });
-  tlsCapture.secureServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => handleClientError(err, socket, runtime, 'tls'));
+  const secureServer = tlsCapture.secureServer;
+  secureServer.on('secureConnection', (socket: tls.TLSSocket) => connections.secured(socket));
+  secureServer.on('session', (session: http2.ServerHttp2Session) => connections.session(session));
+  secureServer.on('request', connections.request);
+  secureServer.on('upgrade', connections.upgraded);
+  secureServer.on('clientError', answerInOrderThenLinger((err, socket) => handleClientError(err, socket, runtime, 'tls')));
   const httpServer = createHttpCapture({ current, inflight, upstreamPort: config.upstream.httpPort });
-  httpServer.on('connection', track);
+  httpServer.on('connection', (socket: net.Socket) => connections.accepted(socket, 'http'));
+  httpServer.on('request', connections.request);
+  httpServer.on('upgrade', connections.upgraded);
 
   const servers: Closable[] = [];
   const skippedAddresses: string[] = [];
@@ -172,7 +172,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
   let listening = false;
 
   await bindEverywhere(() => net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    track(socket);
+    connections.accepted(socket, 'tls');
     tlsCapture.onConnection(socket);
   }), 'https', LOOPBACK);
   let first = true;
@@ -196,7 +196,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       return [...resolved.addresses];
     },
     deny: config.dns.deny,
-    log: (record: { name: string; type: string; decision: 'allow' | 'deny'; reason?: string }) => {
+    log: (record: DnsLogRecord) => {
       metrics.dnsQueries.inc({ decision: record.decision });
       accessLog.write({ listener: 'dns', host: runtime.credentials.redact(record.name), qtype: record.type, decision: record.decision, reason: record.reason });
     },
@@ -251,28 +251,26 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     async close() {
       draining = true;
       const closing = [...servers, ...adminServers].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-      for (const session of sessions) session.close();
-      httpServer.closeIdleConnections();
       await Promise.all(dnsListeners.map((d) => d.close()));
-      if (inflightCount > 0) {
-        await new Promise<void>((resolve) => {
-          drainWaiter = resolve;
-          setTimeout(resolve, runtime.config.proxy.drainSeconds * 1000).unref();
-        });
-      }
-      // Orderly ends first (what was written is flushed), then a short grace, then a hard close.
-      for (const socket of tlsSockets) if (socket.alpnProtocol !== 'h2') socket.end();
-      httpServer.closeIdleConnections();
-      const open = (): boolean => sessions.size > 0 || [...sockets].some((s) => !s.destroyed);
-      for (let waited = 0; open() && waited < GRACE_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
-      for (const session of sessions) session.destroy();
-      for (const socket of sockets) socket.destroy();
+      const requestsAtStart = inflightCount;
+      const openAtStart = connections.size;
+      const cut = await connections.drain(runtime.config.proxy.drainSeconds * 1000);
+      if (cut > 0) opsLog.warn({ connections: cut, drain_seconds: runtime.config.proxy.drainSeconds }, 'drain time is up: cut the connections still busy');
+      opsLog.info({ connections: openAtStart, requests: requestsAtStart, cut }, 'drained');
+      // A cut request's log line is written as its response closes: let those run first.
+      await new Promise((resolve) => setImmediate(resolve));
       // In-flight LLM exchanges are written as cut_off; waits for the disk (bounded), closes the file.
-      await closeLlmLog(config);
+      await closeLlmLog(llmLog);
       for (const server of adminServers) server.closeAllConnections();
       await Promise.all(closing);
       for (const r of [runtime, ...retired]) r.websockets.close();
-      await Promise.all([runtime, ...retired].map((r) => r.upstream.close().catch(() => undefined)));
+      // Every client connection is gone, so no upstream request is wanted any more; a pool that
+      // still waits on one (a hung upstream) is not waited for.
+      await Promise.race([
+        Promise.all([runtime, ...retired].map((r) => r.upstream.close().catch(() => undefined))),
+        new Promise((resolve) => setTimeout(resolve, UPSTREAM_CLOSE_MS).unref()),
+      ]);
+      budget.flush();
       accessLog.flush();
     },
   };
