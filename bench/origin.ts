@@ -9,6 +9,9 @@ import type { LongProcess } from './exec.ts';
 import { ORIGIN_ADDR, ORIGIN_NAME, ORIGIN_NS } from './netns.ts';
 import type { BenchPki } from './pki.ts';
 
+/** The origin's HTTP/2 port (ALPN h2); 443 stays HTTP/1.1 for every peer. */
+export const ORIGIN_H2_PORT = 8443;
+
 export const SMALL_BODY_BYTES = 1024;
 export const DOWNLOAD_PATH = '/files/100m.bin';
 export const DOWNLOAD_BYTES = 100 * 1024 * 1024;
@@ -50,6 +53,8 @@ http {
   ssl_protocols TLSv1.2 TLSv1.3;
   server {
     listen ${ORIGIN_ADDR}:443 ssl backlog=8192;
+    # The same site over HTTP/2 (ALPN h2), for the sluice-h2up peer: sluice speaking h2 upstream.
+    listen ${ORIGIN_ADDR}:${ORIGIN_H2_PORT} ssl http2 backlog=8192;
     listen ${ORIGIN_ADDR}:80 backlog=8192;
     server_name ${ORIGIN_NAME};
     ssl_certificate ${pki.originCert};

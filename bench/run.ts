@@ -6,7 +6,7 @@
 //   npm run bench -- --peers direct,sluice --quick
 //   npm run bench -- --keep             # keep the work folder (configs, peer logs)
 //   peers: direct, squid (1 worker), mitmproxy, sluice; optional: squid-w2 (2 workers),
-//   sluice-ecdsa, sluice-rsa (leaf_key set explicitly)
+//   sluice-ecdsa, sluice-rsa (leaf_key set explicitly), sluice-h2up (sluice speaks HTTP/2 to the origin)
 import { chmod, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,7 +42,7 @@ const NOISY_CORES = 0.1;
 // peer core) is selectable, and the goals compare sluice with the better squid measured.
 const DEFAULT_PEERS: Peer[] = [direct, squidPeer(1), mitmproxy, sluicePeer()];
 // Selectable with --peers: squid with 2 workers, sluice with each leaf key type set explicitly.
-const OPTIONAL_PEERS: Peer[] = [squidPeer(2), sluicePeer('ecdsa'), sluicePeer('rsa')];
+const OPTIONAL_PEERS: Peer[] = [squidPeer(2), sluicePeer('ecdsa'), sluicePeer('rsa'), sluicePeer(undefined, [], true)];
 
 interface Durations {
   warmup: number;
