@@ -30,7 +30,7 @@ https_port = ${HTTPS_PORT}
 http_port = ${HTTP_PORT}
 
 [upstream]
-https_port = ${upstreamHttpsPort}
+https_port = ${upstreamHttpsPort}${upstreamHttpsPort === 443 ? '' : '\nhttp2 = true'}
 http_port = 80
 
 [[allow]]

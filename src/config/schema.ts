@@ -153,7 +153,7 @@ export const UPSTREAM_KEYS = {
   http2: {
     type: 'boolean',
     default: d.upstream.http2,
-    doc: 'Offer HTTP/2 to upstreams by ALPN (the origin chooses; HTTP/1.1 otherwise). gRPC needs it.',
+    doc: 'Offer HTTP/2 by ALPN to every upstream. gRPC requests always offer it (they need it); others use HTTP/1.1 by default, measured 2.2× faster through undici (bench peer sluice-h2up).',
     parse: boolean,
   },
 } satisfies KeySpecs;

@@ -46,7 +46,7 @@ export interface UpstreamSettings {
   headersTimeoutMs: number;
   /** Cap for bodies that must be buffered (SigV4 without x-amz-content-sha256). */
   maxBufferedBodyBytes: number;
-  /** Offer HTTP/2 to upstreams by ALPN (HTTP/1.1 stays the fallback). */
+  /** Offer HTTP/2 to every upstream by ALPN; gRPC requests offer it regardless. */
   http2: boolean;
   /** CIDR blocks of special-purpose ranges that count as public (DESIGN §8). */
   publicCidrs: readonly string[];

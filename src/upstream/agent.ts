@@ -23,8 +23,11 @@ export interface UpstreamOptions {
 }
 
 export interface Upstream {
-  /** The pool set for hosts that may (true) or may not (false) resolve to private addresses. */
-  agent(allowPrivate: boolean): Agent;
+  /**
+   * The pool set for hosts that may (true) or may not (false) resolve to private addresses;
+   * `h2`: one that offers HTTP/2 by ALPN (gRPC needs it; undici's HTTP/1.1 pool is faster).
+   */
+  agent(allowPrivate: boolean, h2?: boolean): Agent;
   /** The trust store upstream certificates are verified against. */
   readonly trust: tls.SecureContext;
   close(): Promise<void>;
@@ -45,8 +48,7 @@ export function upstreamTrust(extraCaFile: string | undefined): tls.SecureContex
 
 export function createUpstream(options: UpstreamOptions): Upstream {
   const secureContext = upstreamTrust(options.extraCaFile);
-  const make = (allowPrivate: boolean): Agent => {
-    const allowH2 = options.settings.http2;
+  const make = (allowPrivate: boolean, allowH2: boolean): Agent => {
     const dial = makeConnector({ secureContext, timeout: options.settings.connectTimeoutMs, allowH2 } as buildConnector.BuildOptions);
     const connect: buildConnector.connector = (opts, callback) => {
       options.resolver.resolve(opts.hostname, allowPrivate).then(
@@ -85,13 +87,22 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       maxConcurrentStreams: 100,
     });
   };
-  const publicOnly = make(false);
-  const withPrivate = make(true);
+  // [private][h2]; the h2 pools are made on first use (most deployments never speak gRPC).
+  const pools: Array<Array<Agent | undefined>> = [[make(false, false), undefined], [make(true, false), undefined]];
   return {
-    agent: (allowPrivate) => (allowPrivate ? withPrivate : publicOnly),
+    agent(allowPrivate, h2 = false) {
+      const row = pools[allowPrivate ? 1 : 0] as Array<Agent | undefined>;
+      const index = h2 ? 1 : 0;
+      let agent = row[index];
+      if (agent === undefined) {
+        agent = make(allowPrivate, true);
+        row[index] = agent;
+      }
+      return agent;
+    },
     trust: secureContext,
     async close() {
-      await Promise.all([publicOnly.close(), withPrivate.close()]);
+      await Promise.all(pools.flat().map((a) => a?.close()));
     },
   };
 }

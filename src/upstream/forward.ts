@@ -63,7 +63,9 @@ export function forward(
   onRefusal: (error: SluiceError) => number,
   done: ForwardObserver,
 ): void {
-  const agent = ex.runtime.upstream.agent(ex.rule?.private === true);
+  // HTTP/2 upstream where the protocol needs it (gRPC), or everywhere with [upstream] http2.
+  const grpc = String(ex.headers['content-type'] ?? '').toLowerCase().startsWith('application/grpc');
+  const agent = ex.runtime.upstream.agent(ex.rule?.private === true, grpc || ex.runtime.config.upstream.http2);
   const hooks = ex.response;
   const dispatchedAt = performance.now();
   let bytesIn = 0;

@@ -70,6 +70,8 @@ extra_upstream_ca = "${pki.caCert}"
 [upstream]
 https_port = ${port}
 headers_timeout_ms = 5000
+# The hostile upstream speaks h2 only: every request offers it.
+http2 = true
 [dns]
 upstream = "${dns.address}"
 ${names.map((n) => `[[allow]]\nhost = "${n}"\nprivate = true\n`).join('\n')}

@@ -57,7 +57,7 @@ describe('parseConfig: a valid file', () => {
         connectTimeoutMs: 10_000,
         headersTimeoutMs: 600_000,
         maxBufferedBodyBytes: 10 * 1024 * 1024,
-        http2: true,
+        http2: false,
         publicCidrs: [],
       },
       dns: { deny: 'sinkhole', upstream: undefined },
