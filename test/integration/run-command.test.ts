@@ -197,12 +197,15 @@ describe.skipIf(skip)('sluice run, started the ways the README shows', () => {
     expect(await portIsFree(own.https)).toBe(false);
     const exited = new Promise<number | null>((resolve) => npm.child.once('exit', (code) => resolve(code)));
     npm.child.kill('SIGTERM');
-    await exited;
+    // npm hands the signal to sluice and exits with sluice's code: 0 only after sluice drained
+    // and logged "stopped" (cli/run.ts), 1 when the drain ran out of time.
+    const code = await exited;
     // sluice itself (not only npm) has gone: its listeners close within the drain.
     await waitFor(async () => (await portIsFree(own.https)) && (await portIsFree(own.admin)), 10_000, "sluice's ports to be freed after SIGTERM to npm");
-    // It drained and stopped (its log, written asynchronously, may trail the closed ports).
-    // Bounded by the drain (drain_seconds, 10 s by default) plus the log flush: 25 s on a busy machine.
-    await waitFor(() => npm.output().includes('"msg":"stopped"'), 25_000, 'sluice to log that it stopped');
+    // Its log line normally follows; under a full suite's load it has twice not reached the test
+    // through npm's relay of the output (CI and a normal user's run), so the exit code decides.
+    const logged = await waitFor(() => npm.output().includes('"msg":"stopped"'), 10_000, 'sluice to log that it stopped').then(() => true, () => false);
+    expect(logged || code === 0, `sluice neither logged "stopped" nor exited 0 (npm exit code ${code}); its output:\n${npm.output().slice(-3000)}`).toBe(true);
     expect(npm.output()).toContain('"signal":"SIGTERM","msg":"draining"');
   }, 60_000);
 
