@@ -34,23 +34,23 @@ function setPath(json: Record<string, unknown>, path: readonly string[], value: 
   obj[path[path.length - 1] as string] = value;
 }
 
-/** Applies max_tokens: undefined to continue, or the refusal. May rewrite the buffered body. */
-function applyTokenCeiling(ex: Exchange, rule: AllowRule, provider: LlmProvider, api: string, fields: LlmRequestFields, json: Record<string, unknown> | undefined): SluiceError | undefined {
+/**
+ * Applies max_tokens: the refusal, true when it lowered (or set) a limit in `json`, false when
+ * the request was within it.
+ */
+function applyTokenCeiling(ex: Exchange, rule: AllowRule, provider: LlmProvider, api: string, fields: LlmRequestFields, json: Record<string, unknown> | undefined): SluiceError | boolean {
   const ceiling = rule.maxTokens;
-  if (ceiling === undefined) return undefined;
+  if (ceiling === undefined) return false;
   const over = fields.limits.filter((l) => l.value === null || l.value > ceiling);
   const none = fields.limits.length === 0;
-  if (over.length === 0 && !none) return undefined;
+  if (over.length === 0 && !none) return false;
   if (!rule.clampMaxTokens || json === undefined) {
     const asked = none ? 'no output-token limit' : `${over.map((l) => `${l.path.join('.')} = ${String(l.value)}`).join(', ')}`;
     return providerRefusal(provider, 'max_tokens_exceeded', 403, `the request asks for ${asked}; this host allows at most ${ceiling} (allow[${rule.index}].max_tokens)`, { param: 'max_tokens' });
   }
   for (const l of none ? [{ path: defaultLimitPath(api) }] : over) setPath(json, l.path, ceiling);
-  const body = Buffer.from(JSON.stringify(json));
-  ex.bufferedBody = body;
-  ex.headers['content-length'] = String(body.length);
   ex.trace.push({ step: 'llm-policy', action: 'clamped_max_tokens', detail: String(ceiling) });
-  return undefined;
+  return true;
 }
 
 /** Free room in the shared buffer budget a budgeted call needs, to capture its usage. */
@@ -60,24 +60,14 @@ function budgetApplies(b: BudgetSettings): boolean {
   return b.tokensPerDay !== undefined || b.usdPerDay !== undefined || b.models.length > 0;
 }
 
-/** Adds stream_options.include_usage to a streamed OpenAI chat request that lacks it. */
-function askForStreamUsage(ex: Exchange): void {
-  let json: unknown;
-  try {
-    json = JSON.parse((ex.bufferedBody as Buffer).toString('utf8'));
-  } catch {
-    return;
-  }
-  if (typeof json !== 'object' || json === null) return;
-  const obj = json as Record<string, unknown>;
-  if (obj.stream !== true) return;
-  const options = typeof obj.stream_options === 'object' && obj.stream_options !== null ? obj.stream_options as Record<string, unknown> : {};
-  if (options.include_usage === true) return;
-  obj.stream_options = { ...options, include_usage: true };
-  const body = Buffer.from(JSON.stringify(obj));
-  ex.bufferedBody = body;
-  ex.headers['content-length'] = String(body.length);
+/** Adds stream_options.include_usage to a streamed request that lacks it; true when it did. */
+function askForStreamUsage(ex: Exchange, json: Record<string, unknown>): boolean {
+  if (json.stream !== true) return false;
+  const options = typeof json.stream_options === 'object' && json.stream_options !== null ? json.stream_options as Record<string, unknown> : {};
+  if (options.include_usage === true) return false;
+  json.stream_options = { ...options, include_usage: true };
   ex.trace.push({ step: 'llm-policy', action: 'asked_for_stream_usage' });
+  return true;
 }
 
 export const llmPolicyStep: Step = {
@@ -121,11 +111,17 @@ export const llmPolicyStep: Step = {
         const named = model === undefined ? 'a request without a model' : `model "${model}"`;
         return providerRefusal(provider, 'model_not_allowed', 403, `${named} is not allowed for ${ex.host}; allowed: ${rule.models.join(', ')}`, { param: 'model' });
       }
-      const ceiling = applyTokenCeiling(ex, rule, provider, route.api, result.fields, result.json);
-      if (ceiling !== undefined) return ceiling;
+      const clamped = applyTokenCeiling(ex, rule, provider, route.api, result.fields, result.json);
+      if (clamped instanceof SluiceError) return clamped;
+      // OpenAI streams report usage only when asked to: with a budget, sluice asks.
+      const asked = budgetApplies(budget) && route.api === 'openai-chat' && result.json !== undefined && askForStreamUsage(ex, result.json);
+      // The body as parsed and changed above is what goes upstream: written once.
+      if ((clamped || asked) && result.json !== undefined) {
+        const rewritten = Buffer.from(JSON.stringify(result.json));
+        ex.bufferedBody = rewritten;
+        ex.headers['content-length'] = String(rewritten.length);
+      }
     }
-    // OpenAI streams report usage only when asked to: with a budget, sluice asks.
-    if (budgetApplies(budget) && route.api === 'openai-chat' && ex.bufferedBody !== undefined) askForStreamUsage(ex);
 
     // A budget counts usage from the LLM log's capture of the response; with the shared buffer
     // budget spent the capture would be cut and the call go uncounted, so it does not leave.
