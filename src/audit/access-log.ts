@@ -1,9 +1,10 @@
 // access.ndjson: one line per connection decision and per HTTP request (DESIGN.md §4).
-// pino serialises each line; batched-file.ts writes them in batches; flush() is called on shutdown.
+// access-line.ts formats each line; batched-file.ts writes them in batches; flush() is called
+// on shutdown.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
 import { openBatchedFile } from './batched-file.ts';
+import { accessLineFormatter } from './access-line.ts';
 import type { DenyReason } from '../errors/codes.ts';
 import type { TraceEntry } from '../pipeline/trace.ts';
 
@@ -60,19 +61,11 @@ export function createAccessLog(logDir: string, agent: string): AccessLog {
   const file = openBatchedFile(path, {
     onError: (err) => process.stderr.write(`sluice: cannot write ${path}: ${err.message}; lines are kept and retried\n`),
   });
-  const logger = pino(
-    {
-      base: { agent },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      messageKey: 'message',
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    { write: (line: string) => file.write(line) },
-  );
+  const format = accessLineFormatter(agent);
   return {
     path,
     write(record) {
-      logger.info(record);
+      file.write(format(record));
     },
     flush() {
       file.flush();

@@ -20,13 +20,28 @@ export function runExchange(
     refuse({ host: conn.host }, exchange);
     return;
   }
-  runSteps(requestSteps, exchange)
-    .then((refusal) => {
-      if (refusal !== undefined) refuse(exchange, refusal);
-      else proceed(exchange);
-    })
-    .catch((err: unknown) => {
-      runtime.services.opsLog.error({ err, conn: conn.id }, 'request pipeline failed');
-      refuse(exchange, new SluiceError('upstream_error', 500, 'internal error in sluice'));
-    });
+  const failed = (err: unknown): void => {
+    runtime.services.opsLog.error({ err, conn: conn.id }, 'request pipeline failed');
+    refuse(exchange, new SluiceError('upstream_error', 500, 'internal error in sluice'));
+  };
+  const decided = (refusal: SluiceError | undefined): void => {
+    if (refusal !== undefined) refuse(exchange, refusal);
+    else proceed(exchange);
+  };
+  let outcome: ReturnType<typeof runSteps>;
+  try {
+    outcome = runSteps(requestSteps, exchange);
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  if (outcome instanceof Promise) {
+    outcome.then(decided).catch(failed);
+    return;
+  }
+  try {
+    decided(outcome);
+  } catch (err) {
+    failed(err);
+  }
 }

@@ -15,6 +15,8 @@ function isAgentForbidden(name: string): boolean {
 /** Headers named in a Connection header are hop-by-hop too. */
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
+  // The common values name no header: answered without splitting (every keep-alive response).
+  if (typeof value === 'string' && /^\s*(?:keep-alive|close)\s*$/i.test(value)) return undefined;
   const joined = Array.isArray(value) ? value.join(',') : value;
   const names = joined.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '' && s !== 'close' && s !== 'keep-alive');
   return names.length > 0 ? new Set(names) : undefined;

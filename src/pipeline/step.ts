@@ -11,11 +11,15 @@ export interface Step {
   onRequest(exchange: Exchange): StepResult | Promise<StepResult>;
 }
 
-/** Runs the steps in order; stops at the first refusal. Synchronous steps cost no await. */
-export async function runSteps(steps: readonly Step[], exchange: Exchange): Promise<StepResult> {
-  for (const step of steps) {
-    let result = step.onRequest(exchange);
-    if (result instanceof Promise) result = await result;
+/**
+ * Runs the steps in order; stops at the first refusal. While every step answers synchronously
+ * the result is too (no promise: a keep-alive request to a known host never waits a microtask
+ * here); from the first step that returns a promise on, the rest run asynchronously.
+ */
+export function runSteps(steps: readonly Step[], exchange: Exchange, from = 0): StepResult | Promise<StepResult> {
+  for (let i = from; i < steps.length; i++) {
+    const result = (steps[i] as Step).onRequest(exchange);
+    if (result instanceof Promise) return result.then((r) => (r !== undefined ? r : runSteps(steps, exchange, i + 1)));
     if (result !== undefined) return result;
   }
   return undefined;

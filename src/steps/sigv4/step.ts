@@ -111,22 +111,27 @@ export function createSigv4Step(options: Sigv4StepOptions = {}): Step {
   const now = options.now ?? Date.now;
   return {
     name: 'sigv4',
-    async onRequest(ex) {
-      let body: Buffer | undefined;
-      let result: SluiceError | undefined;
-      try {
-        result = await verifyAndResign(ex, (b) => (body = b));
-      } catch (err) {
-        if (body !== undefined) releaseBufferedBody(body);
-        throw err;
-      }
-      if (body !== undefined) {
-        if (result === undefined) releaseWhenDone(ex, body);
-        else releaseBufferedBody(body);
-      }
-      return result;
+    // Hosts with no AWS credential scoped to them answer synchronously (no promise per request).
+    onRequest(ex) {
+      return awsCredentialsOn(ex).length === 0 ? undefined : checkSigned(ex);
     },
   };
+
+  async function checkSigned(ex: Exchange): Promise<SluiceError | undefined> {
+    let body: Buffer | undefined;
+    let result: SluiceError | undefined;
+    try {
+      result = await verifyAndResign(ex, (b) => (body = b));
+    } catch (err) {
+      if (body !== undefined) releaseBufferedBody(body);
+      throw err;
+    }
+    if (body !== undefined) {
+      if (result === undefined) releaseWhenDone(ex, body);
+      else releaseBufferedBody(body);
+    }
+    return result;
+  }
 
   async function verifyAndResign(ex: Exchange, buffered: (body: Buffer) => void): Promise<SluiceError | undefined> {
     const candidatesOnHost = awsCredentialsOn(ex);
