@@ -129,6 +129,27 @@ function peakCell(p: PeerResult, kind: 'download' | 'upload' = 'download'): stri
   return `${fixed(peak / 1024, 1)}${delta}`;
 }
 
+/**
+ * Where a bar is out of reach, the node-floor peer (a Node TLS-terminating forwarder doing
+ * nothing else) shows whether the limit is Node's or sluice's: sluice as a share of that floor,
+ * and the floor against squid.
+ */
+export function floorLines(peers: PeerResult[]): string[] {
+  const floor = peers.find((p) => p.name === 'node-floor' && p.status === 'measured');
+  const sluice = peers.find((p) => p.name === 'sluice' && p.status === 'measured');
+  const squid = best(peers, 'squid');
+  if (floor === undefined) return [];
+  const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(2)}×`);
+  const mib = (kib: number | undefined): string => fixed(kib === undefined ? undefined : kib / 1024, 1);
+  return [
+    '', '## Node\'s floor (node-floor: https server + undici pool, no policy, no log)', '',
+    `- keep-alive: node-floor ${whole(floor.keepAlive?.requestsPerSec)} req/s = ${ratio(floor.keepAlive?.requestsPerSec, squid?.keepAlive?.requestsPerSec)} squid; sluice = ${ratio(sluice?.keepAlive?.requestsPerSec, floor.keepAlive?.requestsPerSec)} node-floor`,
+    `- idle connection: node-floor ${fixed(floor.idle?.kibPerConnection, 1)} KiB, sluice ${fixed(sluice?.idle?.kibPerConnection, 1)} KiB`,
+    `- RSS at start: node-floor ${mib(floor.startRssKib)} MiB, sluice ${mib(sluice?.startRssKib)} MiB`,
+    `- 100 MiB upload: node-floor ${fixed(floor.upload?.mbPerSec, 0)} MB/s, sluice ${fixed(sluice?.upload?.mbPerSec, 0)} MB/s, squid ${fixed(squid?.upload?.mbPerSec, 0)} MB/s`,
+  ];
+}
+
 export function renderMarkdown(record: RunRecord): string {
   const direct = record.peers.find((p) => p.name === 'direct');
   const directP50 = direct?.latency?.p50Ms;
@@ -150,6 +171,7 @@ export function renderMarkdown(record: RunRecord): string {
   }
   lines.push('', '## sluice against its bar (same run)', '');
   for (const g of record.goals) lines.push(`- ${g.pass === undefined ? '⚪ n/a' : g.pass ? '✅' : '❌'} ${g.goal}: ${g.value}`);
+  lines.push(...floorLines(record.peers));
   const problems = record.peers.flatMap((p) => p.problems.map((x) => `- ${p.name}: ${x}`));
   if (problems.length > 0) lines.push('', '## Problems seen', '', ...problems);
   lines.push('', '## How this was measured', '');

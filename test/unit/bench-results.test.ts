@@ -2,7 +2,7 @@
 // or an inverted comparison would silently turn a failed goal into a pass.
 import { describe, expect, it } from 'vitest';
 import { parseWrk } from '../../bench/load.ts';
-import { checkGoals } from '../../bench/report.ts';
+import { checkGoals, floorLines } from '../../bench/report.ts';
 import type { PeerResult } from '../../bench/report.ts';
 
 const WRK_LATENCY = `Running 8s test @ https://origin.bench.test/
@@ -81,5 +81,19 @@ describe('checkGoals', () => {
 
   it('has no verdict where a figure is missing', () => {
     expect(checkGoals(peers).every((g) => g.pass === undefined)).toBe(true);
+  });
+});
+
+describe('floorLines', () => {
+  it('shows sluice as a share of the Node floor and the floor against the better squid', () => {
+    const lines = floorLines([peer('squid', 10_000, 0.3, 150, 150), peer('squid-w2', 12_000, 0.4, 140, 150), peer('node-floor', 15_000, 0.2, 500, 45), peer('sluice', 9_000, 0.25, 400, 48)]);
+    const keepAlive = lines.find((l) => l.startsWith('- keep-alive')) ?? '';
+    expect(keepAlive).toContain('15,000 req/s = 1.25× squid');
+    expect(keepAlive).toContain('sluice = 0.60× node-floor');
+    expect(lines.find((l) => l.startsWith('- idle'))).toBe('- idle connection: node-floor 45.0 KiB, sluice 48.0 KiB');
+  });
+
+  it('says nothing without a measured node-floor', () => {
+    expect(floorLines([peer('sluice', 9_000, 0.25, 400, 48)])).toEqual([]);
   });
 });

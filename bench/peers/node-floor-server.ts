@@ -1,0 +1,65 @@
+// The floor under any Node TLS-terminating forwarder, run as the "node-floor" bench peer: an
+// HTTPS server (the origin's own certificate: no minting, no SNI lookup) that hands every
+// request to an undici keep-alive pool towards the origin and streams the answer back with
+// back-pressure both ways. No allowlist, no credentials, no log, no metrics: what is left is
+// Node's TLS, HTTP parsing and undici, which sluice cannot do without. Whatever sluice costs
+// above this peer is sluice's own; this peer's distance to squid is Node's.
+//
+// usage: node node-floor-server.ts DIR PORT ORIGIN_ADDR ORIGIN_NAME
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { Agent, type Dispatcher } from 'undici';
+
+const [dir = '.', portText = '15443', originAddr = '127.0.0.1', originName = 'localhost'] = process.argv.slice(2);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'te', 'trailer', 'proxy-connection']);
+
+const agent = new Agent({
+  connections: 256,
+  keepAliveTimeout: 30_000,
+  connect: { ca: readFileSync(join(dir, 'test-ca.crt')), servername: originName },
+});
+
+function upstreamHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = { host: originName };
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+const server = https.createServer({ cert: readFileSync(join(dir, 'origin.crt')), key: readFileSync(join(dir, 'origin.key')) }, (req, res) => {
+  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  agent.dispatch({
+    origin: `https://${originAddr}`,
+    path: req.url ?? '/',
+    method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+    headers: upstreamHeaders(req.headers),
+    body: hasBody ? req : null,
+  }, {
+    onRequestStart() {},
+    onResponseStart(_c, status, headers) {
+      const out: OutgoingHttpHeaders = {};
+      for (const name in headers) if (!HOP_BY_HOP.has(name)) out[name] = headers[name];
+      res.writeHead(status, out);
+    },
+    onResponseData(c, chunk) {
+      if (!res.write(chunk)) {
+        c.pause();
+        res.once('drain', () => c.resume());
+      }
+    },
+    onResponseEnd() {
+      res.end();
+    },
+    onResponseError(_c, err) {
+      if (res.headersSent) res.destroy(err);
+      else res.writeHead(502).end();
+    },
+  });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(Number(portText), () => process.stderr.write(`node-floor: listening on ${portText}\n`));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
