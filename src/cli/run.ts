@@ -32,15 +32,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(taken);
     return 1;
   }
-  const near = relative(process.cwd(), sluice.caCertPath);
-  const shown = near === '' || near.startsWith('..') ? sluice.caCertPath : near;
-  process.stderr.write(
-    `sluice: ${sluice.caCreated ? 'created a new CA' : 'using the CA'} at ${shown}\n`
-    + `sluice: agents must trust it: NODE_EXTRA_CA_CERTS=${sluice.caCertPath}; SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE … =${existsSync(join(dirname(sluice.caCertPath), BUNDLE_FILE)) ? join(dirname(sluice.caCertPath), BUNDLE_FILE) : 'a bundle made elsewhere (the CA folder is read-only)'} (system roots + this CA; \`sluice env\` prints them all)\n`
-    + `sluice: listening on ${sluice.skippedAddresses.some((a) => a.startsWith('::1:')) ? '127.0.0.1 (::1 unavailable: IPv6 is off)' : '127.0.0.1 and ::1'} — TLS :${sluice.ports.https}, HTTP :${sluice.ports.http}, other TCP :${sluice.ports.deny}, DNS :${sluice.ports.dns}, admin :${sluice.ports.admin}\n`
-    + `sluice: ${config.allow.length} allow rule(s) from ${file}; access log ${config.proxy.logDir}/access.ndjson\n`,
-  );
-
+  // Signal handlers first: until one is installed, SIGTERM, SIGINT and SIGHUP kill the process
+  // outright, and a supervisor may send one as soon as it reads the banner below.
   let reloading = Promise.resolve();
   const reload = (why: string): void => {
     reloading = reloading.then(async () => {
@@ -62,9 +55,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   } catch (err) {
     opsLog.warn({ error: (err as Error).message }, 'cannot watch the config file; reload with SIGHUP');
   }
+
   process.on('SIGHUP', () => reload('SIGHUP'));
 
-  return new Promise<number>((done) => {
+  const stopped = new Promise<number>((done) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
@@ -92,6 +86,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+
+  const near = relative(process.cwd(), sluice.caCertPath);
+  const shown = near === '' || near.startsWith('..') ? sluice.caCertPath : near;
+  process.stderr.write(
+    `sluice: ${sluice.caCreated ? 'created a new CA' : 'using the CA'} at ${shown}\n`
+    + `sluice: agents must trust it: NODE_EXTRA_CA_CERTS=${sluice.caCertPath}; SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE … =${existsSync(join(dirname(sluice.caCertPath), BUNDLE_FILE)) ? join(dirname(sluice.caCertPath), BUNDLE_FILE) : 'a bundle made elsewhere (the CA folder is read-only)'} (system roots + this CA; \`sluice env\` prints them all)\n`
+    + `sluice: listening on ${sluice.skippedAddresses.some((a) => a.startsWith('::1:')) ? '127.0.0.1 (::1 unavailable: IPv6 is off)' : '127.0.0.1 and ::1'} — TLS :${sluice.ports.https}, HTTP :${sluice.ports.http}, other TCP :${sluice.ports.deny}, DNS :${sluice.ports.dns}, admin :${sluice.ports.admin}\n`
+    + `sluice: ${config.allow.length} allow rule(s) from ${file}; access log ${config.proxy.logDir}/access.ndjson\n`,
+  );
+
+  return stopped;
 }
 
 /** For a listener's EADDRINUSE: which port, who may hold it, how to find out. */
