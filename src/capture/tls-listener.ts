@@ -16,6 +16,7 @@ import { createConnectRefusal } from './connect-refusal.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
 import { guardControlFloods } from './h2-flood-guard.ts';
+import { H2_RECEIVE_SETTINGS, openConnectionWindow } from './h2-receive-window.ts';
 import { guardFirstRequest, guardIdleSession, requestStarted } from './idle-guard.ts';
 
 const kConnection = Symbol('sluice.connection');
@@ -50,7 +51,7 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
     // Streams per connection are bounded (Node's default is unbounded: 500 streams each
     // buffering a SigV4 body held ~5 GB, issue 11 item 6); a stream beyond them is refused
     // with RST_STREAM. Node's own flood defences (rapid reset, SETTINGS/PING floods) stay on.
-    settings: { maxHeaderListSize: options.current().config.client.maxHeaderBytes + 4096, maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS },
+    settings: { maxHeaderListSize: options.current().config.client.maxHeaderBytes + 4096, maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, ...H2_RECEIVE_SETTINGS },
     // Rapid reset (CVE-2023-44487): more than 200 RST_STREAMs at once, or over 50 a second
     // sustained, ends the session with GOAWAY ENHANCE_YOUR_CALM (Node's defaults: 1000 and 33).
     streamResetBurst: 200,
@@ -101,6 +102,7 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
   secureServer.on('session', (session: http2.ServerHttp2Session) => {
     guardIdleSession(session, options.current().config.client.keepAliveTimeoutMs);
     guardControlFloods(session);
+    openConnectionWindow(session);
   });
 
   secureServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
