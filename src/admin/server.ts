@@ -1,6 +1,7 @@
 // The admin listener: health, readiness and metrics only — never config or secrets. The
 // iptables filter rules refuse it to the agent's uids.
-import http from 'node:http';
+import type NodeHttp from 'node:http';
+import http from '../runtime/node-http.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface Readiness {
@@ -8,7 +9,7 @@ export interface Readiness {
   problems(): string[];
 }
 
-export function createAdminServer(metrics: Metrics, readiness: Readiness): http.Server {
+export function createAdminServer(metrics: Metrics, readiness: Readiness): NodeHttp.Server {
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

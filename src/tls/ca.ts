@@ -5,19 +5,23 @@
 // The generated CA key is ECDSA P-256: it can sign both leaf key types (a CA's key type does not
 // constrain its leaves'), its signatures are cheap, and every client we target accepts it. An
 // existing RSA (>= 2048 bits) or P-384 CA is loaded as well, for operators who bring their own.
-// The CA certificate is built once with @peculiar/x509 on Node's WebCrypto (node-forge can
-// neither sign with nor certify ECDSA keys); leaves are assembled by leaf.ts and signed with
-// `privateKey` directly.
+// The CA certificate is assembled from DER pieces (der.ts) and signed with node:crypto, like the
+// leaves (leaf.ts), and an existing one is read with der-read.ts: @peculiar/x509, which built and
+// parsed it before, cost ~9 MiB of RSS and ~60 ms of CPU to load on every start (README,
+// Benchmarks). Every CA is checked by `openssl verify -x509_strict` and @peculiar/x509 in tests.
 
-import { X509Certificate as NodeX509Certificate, createPrivateKey, generateKeyPair, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate as NodeX509Certificate, createPrivateKey, generateKeyPair, randomBytes, sign, webcrypto } from 'node:crypto';
 import type { KeyObject, webcrypto as WebCrypto } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import * as x509 from '@peculiar/x509';
-import { nullValue, objectIdentifier, sequence } from './der.ts';
+import { readCertificateFields, keyIdentifierOfSpki, type CertificateFields } from './der-read.ts';
+import {
+  bitString, booleanTrue, contextTag, namedBitString, nullValue, objectIdentifier, octetString, sequence, set, time, unsignedInteger,
+  utf8String,
+} from './der.ts';
 import { writeTrustBundle } from './trust-bundle.ts';
 import { BUNDLE_FILE } from '../cli/env.ts';
 
@@ -28,7 +32,7 @@ const CA_VALIDITY_YEARS = 10;
 /** Backdating absorbs clock skew between sluice and the agent. */
 export const CLOCK_SKEW_MS = 60 * 60 * 1000;
 
-/** The WebCrypto implementation handed to @peculiar/x509 explicitly (no global provider). */
+/** The WebCrypto implementation handed to @peculiar/x509 explicitly (no global provider): k8s/webhook-certs.ts. */
 export const x509Crypto: WebCrypto.Crypto = webcrypto;
 
 export type CaErrorCode = 'ca_missing' | 'ca_incomplete' | 'ca_unreadable' | 'ca_invalid' | 'ca_key_mismatch' | 'ca_expired';
@@ -128,10 +132,10 @@ export async function loadCa(dir: string): Promise<LoadedCa> {
 
 async function parseCa(certPem: string, keyPem: string, certPath: string, keyPath: string): Promise<CertificateAuthority> {
   let nodeCert: NodeX509Certificate;
-  let cert: x509.X509Certificate;
+  let fields: CertificateFields;
   try {
     nodeCert = new NodeX509Certificate(certPem);
-    cert = new x509.X509Certificate(nodeCert.raw);
+    fields = readCertificateFields(nodeCert.raw);
   } catch (cause) {
     throw new CaError('ca_invalid', `${certPath} is not a PEM certificate`, { cause });
   }
@@ -149,16 +153,16 @@ async function parseCa(certPem: string, keyPem: string, certPath: string, keyPat
     throw new CaError('ca_key_mismatch', `${keyPath} is not the private key of ${certPath}; restore the matching pair, or remove both to generate a new CA`);
   }
   const { keyType, signature } = signatureFor(key, keyPath);
-  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  const keyIdHex = ski ? ski.keyId : (await x509.SubjectKeyIdentifierExtension.create(cert.publicKey, false, x509Crypto)).keyId;
+  // Without an SKI extension, the key identifier is derived as OpenSSL would (RFC 5280 method 1).
+  const keyIdHex = fields.subjectKeyIdHex ?? keyIdentifierOfSpki(fields.spkiDer);
   return {
     certPem, certPath, keyPath, keyType,
-    subjectDer: Buffer.from(cert.subjectName.toArrayBuffer()),
+    subjectDer: fields.subjectDer,
     keyIdHex,
     subject: nodeCert.subject.replaceAll('\n', ', '),
     fingerprint256: nodeCert.fingerprint256,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
+    notBefore: nodeCert.validFromDate,
+    notAfter: nodeCert.validToDate,
     privateKey: key,
     signature,
   };
@@ -217,30 +221,35 @@ async function writeNewCa(certPath: string, keyPath: string): Promise<boolean> {
 
 async function generateCa(now: Date): Promise<{ certPem: string; keyPem: string }> {
   const pair = await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
-  const algorithm = { name: 'ECDSA', namedCurve: 'P-256' };
-  const keys = {
-    privateKey: pair.privateKey.toCryptoKey(algorithm, false, ['sign']),
-    publicKey: pair.publicKey.toCryptoKey(algorithm, true, ['verify']),
-  };
   const notAfter = new Date(now);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CA_VALIDITY_YEARS);
+  const spki = pair.publicKey.export({ type: 'spki', format: 'der' });
   // A random suffix makes every deployment's CA distinguishable in trust stores and logs.
-  const name: x509.JsonName = [{ O: ['sluice'] }, { CN: [`sluice CA ${randomBytes(4).toString('hex')}`] }];
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial().toString('hex'),
+  const name = sequence(
+    set(sequence(objectIdentifier('2.5.4.10'), utf8String('sluice'))), // O
+    set(sequence(objectIdentifier('2.5.4.3'), utf8String(`sluice CA ${randomBytes(4).toString('hex')}`))), // CN
+  );
+  const ecdsaWithSha256 = sequence(objectIdentifier('1.2.840.10045.4.3.2'));
+  const extension = (oid: string, critical: boolean, value: Buffer): Buffer => critical
+    ? sequence(objectIdentifier(oid), booleanTrue(), octetString(value))
+    : sequence(objectIdentifier(oid), octetString(value));
+  const tbs = sequence(
+    contextTag(0, true, unsignedInteger(Buffer.from([2]))), // v3
+    unsignedInteger(randomSerial()),
+    ecdsaWithSha256,
+    name, // issuer: self-signed
+    sequence(time(new Date(now.getTime() - CLOCK_SKEW_MS)), time(notAfter)),
     name,
-    notBefore: new Date(now.getTime() - CLOCK_SKEW_MS),
-    notAfter,
-    keys,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, x509Crypto),
-    ],
-  }, x509Crypto);
+    spki,
+    contextTag(3, true, sequence(
+      extension('2.5.29.19', true, sequence(booleanTrue(), unsignedInteger(Buffer.from([0])))), // CA:TRUE, pathlen 0
+      extension('2.5.29.15', true, namedBitString([5, 6])), // keyCertSign, cRLSign
+      extension('2.5.29.14', false, octetString(Buffer.from(keyIdentifierOfSpki(spki), 'hex'))),
+    )),
+  );
+  const der = sequence(tbs, ecdsaWithSha256, bitString(sign('sha256', tbs, pair.privateKey)));
   return {
-    certPem: new NodeX509Certificate(Buffer.from(cert.rawData)).toString(),
+    certPem: new NodeX509Certificate(der).toString(),
     keyPem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
   };
 }

@@ -15,8 +15,8 @@
 
 import { generateKeyPair, sign } from 'node:crypto';
 import { promisify } from 'node:util';
-import * as x509 from '@peculiar/x509';
-import { CLOCK_SKEW_MS, CaError, randomSerial, x509Crypto } from './ca.ts';
+import { CLOCK_SKEW_MS, CaError, randomSerial } from './ca.ts';
+import { keyIdentifierOfSpki } from './der-read.ts';
 import type { CertificateAuthority } from './ca.ts';
 import { isDnsName } from '../names/host.ts';
 import {
@@ -53,12 +53,11 @@ export async function generateLeafKey(type: LeafKeyType): Promise<LeafKey> {
     ? await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' })
     : await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
   const spki = pair.publicKey.export({ type: 'spki', format: 'der' });
-  const ski = await x509.SubjectKeyIdentifierExtension.create(spki, false, x509Crypto);
   return {
     type,
     privateKeyPem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
     spki,
-    keyIdHex: ski.keyId,
+    keyIdHex: keyIdentifierOfSpki(spki),
   };
 }
 
