@@ -3,8 +3,10 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
+import nodeHttp from '../runtime/node-http.ts';
 import type { SluiceError } from '../errors/codes.ts';
+
+const { STATUS_CODES } = nodeHttp;
 
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 

@@ -1,5 +1,6 @@
 // :15080 — captured plain HTTP. The destination is the Host header; the same request path as TLS.
-import http from 'node:http';
+import type http from 'node:http';
+import nodeHttp from '../runtime/node-http.ts';
 import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { ConnectionInfo } from '../pipeline/exchange.ts';
@@ -24,7 +25,7 @@ export interface HttpCaptureOptions {
 
 export function createHttpCapture(options: HttpCaptureOptions): http.Server {
   const limits = options.current().config.client;
-  const server = http.createServer({
+  const server = nodeHttp.createServer({
     maxHeaderSize: limits.maxHeaderBytes,
     connectionsCheckingInterval: 1_000,
     keepAliveTimeout: limits.keepAliveTimeoutMs,

@@ -3,8 +3,8 @@
 // (sigv4a.ts). Verifying with the SURROGATE secret proves two things at once: the agent holds
 // the surrogate, and sluice rebuilt exactly what it signed (so a re-signed request will verify
 // upstream too).
-import { SignatureV4 } from '@smithy/signature-v4';
 import { SluiceError } from '../errors/codes.ts';
+import { smithySigner } from './smithy.ts';
 import { Sha256, sameSignature, sha256Hex } from './crypto.ts';
 import { HMAC_ALGORITHM, scopeString, type CredentialScope, type SigV4Algorithm, type SigV4Auth } from './parse.ts';
 import { renderCanonicalRequest, type CanonicalParts } from './canonical.ts';
@@ -22,6 +22,7 @@ export function scopeDay(scope: CredentialScope): Date {
 
 /** The SigV4 (HMAC) signature of a canonical request under `secretAccessKey`, for the scope and date given. */
 export async function requestSignature(canonicalRequest: string, amzDate: string, scope: CredentialScope, secretAccessKey: string): Promise<string> {
+  const { SignatureV4 } = await smithySigner();
   const signer = new SignatureV4({
     service: scope.service,
     region: scope.region ?? '',

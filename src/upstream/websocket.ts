@@ -4,7 +4,8 @@
 // every byte from the upstream passes the exchange's response hooks, the same ones a plain
 // response passes. The connection dials only an address that passed the private-address check
 // (the agents' lookup is sluice's checked resolver) and verifies the upstream certificate.
-import http from 'node:http';
+import type http from 'node:http';
+import nodeHttp from '../runtime/node-http.ts';
 import https from 'node:https';
 import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -156,7 +157,7 @@ export function createWebSocketForwarder(resolver: CheckedResolver, trust: tls.S
       const lookup = checkedLookup(resolver, allowPrivate);
       agent = secure
         ? new https.Agent({ keepAlive: false, lookup, secureContext: trust, timeout: connectTimeoutMs })
-        : new http.Agent({ keepAlive: false, lookup, timeout: connectTimeoutMs });
+        : new nodeHttp.Agent({ keepAlive: false, lookup, timeout: connectTimeoutMs });
       agents.set(key, agent);
     }
     return agent;
@@ -177,7 +178,7 @@ export function createWebSocketForwarder(resolver: CheckedResolver, trust: tls.S
         reported = true;
         done({ status, error });
       };
-      const upstreamReq = (secure ? https : http).request({
+      const upstreamReq = (secure ? https : nodeHttp).request({
         host: ex.host,
         port: ex.conn.upstreamPort,
         servername: secure ? ex.host : undefined,

@@ -12,7 +12,6 @@
 // of this, body unread, unless the credential says plaintext = true: the re-signed request
 // would go upstream in clear, carrying the real key id and session token.
 // Requests whose key id is not a surrogate are left to the credentials step (foreign_credential).
-import { getSigningKey } from '@smithy/signature-v4';
 import type { AwsCredential } from '../../config/types.ts';
 import { hostPatternsOverlap } from '../../names/host.ts';
 import { SluiceError } from '../../errors/codes.ts';
@@ -26,6 +25,7 @@ import { clockSkewSeconds, findSigV4, scopeString, type SigV4Auth } from '../../
 import { canonicalCandidates } from '../../sigv4/canonical.ts';
 import { parseQuery, queryParam, splitTarget } from '../../sigv4/query.ts';
 import { verifySurrogateSignature } from '../../sigv4/verify.ts';
+import { smithySigner } from '../../sigv4/smithy.ts';
 import { resignRequest } from '../../sigv4/resign.ts';
 import { STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, createChunkResigner } from '../../sigv4/chunked.ts';
 import { releaseBufferedBody, type BodyBuffering } from '../../sigv4/buffered-body.ts';
@@ -179,6 +179,7 @@ export function createSigv4Step(options: Sigv4StepOptions = {}): Step {
     if (streaming && ex.hasBody) {
       const { date, service } = auth.scope;
       const region = auth.scope.region ?? '';
+      const { getSigningKey } = await smithySigner();
       const [agentKey, realKey] = await Promise.all([
         getSigningKey(Sha256, { accessKeyId: credential.surrogateAccessKeyId, secretAccessKey: credential.surrogateSecretAccessKey }, date, region, service),
         getSigningKey(Sha256, { accessKeyId: real.accessKeyId, secretAccessKey: real.secretAccessKey }, date, region, service),
