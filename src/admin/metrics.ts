@@ -1,7 +1,8 @@
 // Prometheus metrics, on a registry of sluice's own. Labels are closed sets (decision, status,
 // reason code, listener): never a host name or anything an agent controls without bound.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { createLeanHistogram, type LeanHistogram } from './lean-histogram.ts';
 
 /** Sampling interval of the event-loop delay histogram (prom-client's default precision). */
 const LOOP_SAMPLE_MS = 10;
@@ -12,7 +13,7 @@ export interface Metrics {
   countRequest(decision: 'allow' | 'deny' | 'would_deny', status: number, reason: string | undefined): void;
   readonly connections: Counter<'listener'>;
   readonly activeConnections: Gauge<'listener'>;
-  readonly upstreamLatency: Histogram;
+  readonly upstreamLatency: LeanHistogram;
   readonly certsMinted: Counter;
   readonly dnsQueries: Counter<'decision'>;
   readonly reloads: Counter<'result'>;
@@ -71,11 +72,11 @@ export function createMetrics(): Metrics {
     },
     connections: new Counter({ name: 'sluice_connections_total', help: 'Accepted client connections by listener', labelNames: ['listener'], registers: [registry] }),
     activeConnections: new Gauge({ name: 'sluice_active_connections', help: 'Open client connections by listener', labelNames: ['listener'], registers: [registry] }),
-    upstreamLatency: new Histogram({
+    upstreamLatency: createLeanHistogram({
       name: 'sluice_upstream_response_seconds',
       help: 'Time from forwarding a request to the upstream response headers',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-      registers: [registry],
+      registry,
     }),
     certsMinted: new Counter({ name: 'sluice_certs_minted_total', help: 'Leaf certificates minted', registers: [registry] }),
     dnsQueries: new Counter({ name: 'sluice_dns_queries_total', help: 'DNS queries answered by decision', labelNames: ['decision'], registers: [registry] }),
