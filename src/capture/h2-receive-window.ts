@@ -9,14 +9,18 @@
 //
 // Memory: Node gives the connection window back as soon as bytes arrive, whatever the stream
 // does with them, so it bounds nothing. A stream's window is given back only as its body is
-// read: when the upstream reads slower than the agent sends, sluice holds up to one stream
-// window of body per stream (back-pressure then stops the agent), i.e. at most
-// H2_MAX_CONCURRENT_STREAMS × H2_STREAM_WINDOW_BYTES per connection (100 MiB here, 6.4 MiB
-// with Node's default), held only while an upstream stalls. Measured: 100 uploads to an
-// upstream that reads nothing, on one connection, raised sluice's RSS by 59 MiB with Node's
-// windows and by 110–125 MiB with these; the kernel's socket buffers towards that upstream
-// held ~4.4 MiB per upload either way (the agent got ~450 MiB out before it stopped).
+// read: whenever sluice reads a body slower than the agent sends it (an upstream that stalls,
+// or a request waiting in undici's queue for a free upstream connection), sluice holds up to
+// one stream window of body per stream, i.e. up to 100 MiB per connection with these windows
+// (6.4 MiB with Node's) and without bound over many connections: a review measured +103 MiB
+// per extra connection. So every h2 request with a body reserves its stream window from the
+// shared buffer budget ([proxy] buffer_budget_bytes) for its life (holdH2ReceiveWindow); past
+// the budget it is refused 503 over_capacity and drained, never buffered (DESIGN §1: every
+// buffer shares one budget, never an OOM).
+import type http from 'node:http';
 import type http2 from 'node:http2';
+import { SluiceError } from '../errors/codes.ts';
+import { sharedBufferBudget } from '../pipeline/buffer-budget.ts';
 
 /** SETTINGS_INITIAL_WINDOW_SIZE sluice advertises: each request stream's receive window. */
 export const H2_STREAM_WINDOW_BYTES = 1024 * 1024;
@@ -37,4 +41,20 @@ export const H2_RECEIVE_SETTINGS = { initialWindowSize: H2_STREAM_WINDOW_BYTES }
 export function openConnectionWindow(session: http2.ServerHttp2Session): void {
   if (session.destroyed) return;
   session.setLocalWindowSize(H2_CONNECTION_WINDOW_BYTES);
+}
+
+/**
+ * For an h2 request whose stream carries a body: reserves one stream window from the shared
+ * buffer budget until the response closes. Returns the refusal when the budget has no room
+ * (the caller answers it and drains the body), undefined otherwise (HTTP/1.1, or no body).
+ */
+export function holdH2ReceiveWindow(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): SluiceError | undefined {
+  if (req.httpVersionMajor !== 2 || (req as http2.Http2ServerRequest).stream.endAfterHeaders) return undefined;
+  const hold = sharedBufferBudget.open(res);
+  if (!hold.grow(H2_STREAM_WINDOW_BYTES)) {
+    hold.release();
+    return new SluiceError('over_capacity', 503, 'sluice has no room now for another HTTP/2 request body (its buffer budget is spent); retry later');
+  }
+  res.once('close', () => hold.release());
+  return undefined;
 }

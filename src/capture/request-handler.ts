@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { AnyRequest } from './exchange-builder.ts';
 import { runExchange } from './run-exchange.ts';
 import { logRequest } from './request-log.ts';
+import { holdH2ReceiveWindow } from './h2-receive-window.ts';
 
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 
@@ -41,6 +42,14 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: AnyR
       const bytesOut = sendRefusal(res, error);
       log(ex, { status: error.status, bytesOut }, error, 'deny');
     };
+
+    // An h2 request with a body may buffer up to a stream window in sluice: that memory comes
+    // out of the shared buffer budget for the stream's life, or the request is refused.
+    const overCapacity = holdH2ReceiveWindow(req, res);
+    if (overCapacity !== undefined) {
+      refuse({ host: conn.host }, overCapacity);
+      return;
+    }
 
     runExchange(req, conn, runtime, startedAt, refuse, (exchange) => {
       // A client that reset its stream while the steps ran (an h2 rapid-reset flood) gets no

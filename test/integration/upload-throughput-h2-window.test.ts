@@ -44,6 +44,27 @@ function hashBody(req: http.IncomingMessage, res: http.ServerResponse): void {
   });
 }
 
+/** sluice in front of the origin; `proxyExtra`: more [proxy] keys. */
+function sluiceConfig(agent: string, proxyExtra = ''): string {
+  return `
+[proxy]
+agent = "${agent}"
+extra_upstream_ca = "${pki.caCert}"
+${proxyExtra}
+
+[upstream]
+https_port = ${(origin.address() as net.AddressInfo).port}
+connect_timeout_ms = 5000
+
+[dns]
+upstream = "${dns.address}"
+
+[[allow]]
+host = "${HOST}"
+private = true
+`;
+}
+
 beforeAll(async () => {
   pki = await createTestPki();
   const cert = await pki.issue([HOST]);
@@ -56,22 +77,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => origin.listen(0, ORIGIN_ADDRESS, resolve));
   dns = await startDnsmasq({ [HOST]: [ORIGIN_ADDRESS] });
-  t = await startTestSluice(`
-[proxy]
-agent = "upload-it"
-extra_upstream_ca = "${pki.caCert}"
-
-[upstream]
-https_port = ${(origin.address() as net.AddressInfo).port}
-connect_timeout_ms = 5000
-
-[dns]
-upstream = "${dns.address}"
-
-[[allow]]
-host = "${HOST}"
-private = true
-`);
+  t = await startTestSluice(sluiceConfig('upload-it'));
   ca = readFileSync(t.caCert);
 }, 30_000);
 
@@ -193,4 +199,37 @@ describe('h2 uploads through sluice', () => {
       session.close();
     }
   }, 90_000);
+
+  it('reserves each body stream\'s window from the buffer budget: past it, 503 over_capacity, nothing buffered', async () => {
+    // A sluice of its own with room for three stream windows. (The budget is process-wide, so
+    // this test comes last in this file.)
+    const small = await startTestSluice(sluiceConfig('upload-budget', `buffer_budget_bytes = ${3 * H2_STREAM_WINDOW_BYTES}`));
+    const session = http2.connect(`https://${HOST}`, { ca: readFileSync(small.caCert), servername: HOST, host: '127.0.0.1', port: small.sluice.ports.https } as http2.SecureClientSessionOptions);
+    session.on('error', () => {});
+    const before = stalled.length;
+    try {
+      const streams = Array.from({ length: 5 }, () => session.request({ ':method': 'PUT', ':path': '/stall', 'content-length': String(2 * MIB) }));
+      const answers = streams.map((s) => ({ stream: s, reason: new Promise<string | undefined>((resolve) => s.on('response', (h) => resolve(h['x-sluice-reason'] as string | undefined))), done: response(s) }));
+      for (const s of streams) s.write(randomBytes(256 * 1024));
+      await waitFor(() => stalled.length === before + 3, 10_000, 'three uploads at the origin');
+      const refused = await Promise.race([Promise.all(answers.slice(3).map((a) => a.done)), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no refusal')), 10_000))]);
+      expect(refused.map((r) => r.status)).toEqual([503, 503]);
+      expect(await Promise.all(answers.slice(3).map((a) => a.reason))).toEqual(['over_capacity', 'over_capacity']);
+      expect(stalled.length).toBe(before + 3);
+      // The three held ones finish once the origin reads; their windows go back to the budget.
+      for (const req of stalled.slice(before)) req.resume();
+      for (const a of answers.slice(0, 3)) a.stream.end(randomBytes(2 * MIB - 256 * 1024));
+      expect((await Promise.all(answers.slice(0, 3).map((a) => a.done))).map((r) => r.status)).toEqual([200, 200, 200]);
+      const again = session.request({ ':method': 'PUT', ':path': '/put', 'content-length': '5' });
+      const answer = response(again);
+      again.end('hello');
+      expect(await answer).toEqual({ status: 200, body: `5 ${createHash('sha256').update('hello').digest('hex')}` });
+      // Access lines are written in batches (at most a quarter second late).
+      const refusalsLogged = (): number => readFileSync(join(small.dir, 'logs', 'access.ndjson'), 'utf8').match(/"reason":"over_capacity"/g)?.length ?? 0;
+      await waitFor(() => refusalsLogged() === 2, 5_000, 'both refusals in access.ndjson');
+    } finally {
+      session.close();
+      await small.stop();
+    }
+  }, 60_000);
 });
