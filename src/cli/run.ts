@@ -22,6 +22,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const file = resolve(values.config);
   const opsLog = createOpsLog();
+  // Until the real handlers below are in place, a stop signal is remembered (and acted on once
+  // sluice has started) and SIGHUP is moot (the config is being read now): without a handler
+  // each of them would kill the process outright, and a supervisor may send one as soon as
+  // the admin port answers.
+  let early: 'SIGTERM' | 'SIGINT' | undefined;
+  const earlyStop = (signal: 'SIGTERM' | 'SIGINT') => (): void => {
+    early ??= signal;
+  };
+  const earlyHandlers = { SIGTERM: earlyStop('SIGTERM'), SIGINT: earlyStop('SIGINT'), SIGHUP: (): void => {} };
+  for (const [signal, handler] of Object.entries(earlyHandlers)) process.on(signal, handler);
   const config = await loadConfig(file);
   let sluice: Awaited<ReturnType<typeof startSluice>>;
   try {
@@ -85,6 +95,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    for (const [signal, handler] of Object.entries(earlyHandlers)) process.off(signal, handler);
+    if (early !== undefined) stop(early);
   });
 
   const near = relative(process.cwd(), sluice.caCertPath);

@@ -230,6 +230,26 @@ process.stderr.write = (chunk, ...rest) => {
     }
   });
 
+  it('drains and exits 0 on a SIGTERM that arrives while it is still starting', async () => {
+    // The preload sends SIGTERM the moment sluice's first listener starts listening: start-up
+    // is not finished, the banner not printed.
+    const preload = join(makeTempDir('signal-early'), 'term.mjs');
+    writeFileSync(preload, `import net from 'node:net';
+const listen = net.Server.prototype.listen;
+let sent = false;
+net.Server.prototype.listen = function (...args) {
+  if (!sent) { sent = true; process.kill(process.pid, 'SIGTERM'); }
+  return listen.apply(this, args);
+};
+`);
+    const cfg = join(makeTempDir('signal-early-cfg'), 'sluice.toml');
+    writeFileSync(cfg, `[proxy]\nhttps_port = ${await freePort()}\nhttp_port = ${await freePort()}\ndeny_port = ${await freePort()}\ndns_port = ${await freePort()}\nadmin_port = ${await freePort()}\n`);
+    const r = await run(process.execPath, ['--import', preload, bin, 'run', '-c', cfg], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0); // killed by the signal: code null
+    expect(r.stderr).toContain('"signal":"SIGTERM","msg":"draining"');
+    expect(r.stderr).toContain('"msg":"stopped"');
+  });
+
   it('names a port that is already taken, and how to find who holds it', async () => {
     const holder = net.createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
