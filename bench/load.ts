@@ -19,6 +19,8 @@ export interface LoadContext {
   home: string;
   /** The no-resume.so shim (see buildNoResumeShim). */
   noResumeShim: string;
+  /** Requests the origin has served so far (nginx stub_status): checks that a rate was proxied. */
+  originRequests?: () => Promise<number>;
 }
 
 /**
@@ -42,7 +44,16 @@ export interface WrkResult {
   non2xx: number;
   /** CPU the peer's process tree used during the timed run, in cores (1.0 = a whole core). */
   peerCores?: number;
+  /** Bytes wrk read in the timed run (headers and bodies). */
+  bytesRead?: number;
+  /**
+   * Requests the origin served during the timed run. A proxy that forwards every request shows
+   * about as many as wrk counted; far fewer means wrk's rate was not a proxied one.
+   */
+  originRequests?: number;
 }
+
+const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -67,7 +78,9 @@ export function parseWrk(output: string): WrkResult {
   const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
   if (errors !== null) socketErrors = errors.slice(1).reduce((sum, n) => sum + Number(n), 0);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
+  const read = /requests in [\d.]+\w+, ([\d.]+)([KMGT]?B) read/.exec(output);
   return {
+    bytesRead: read?.[1] === undefined || read[2] === undefined ? undefined : Math.round(Number(read[1]) * (SIZE_UNITS[read[2]] ?? Number.NaN)),
     requestsPerSec: Number(rps[1]),
     requests: Number(total[1]),
     p50Ms: percentile('50'),
@@ -109,13 +122,31 @@ export async function wrk(ctx: LoadContext, options: WrkOptions): Promise<WrkRes
  */
 export async function warmWrk(ctx: LoadContext, options: WrkOptions, warmupSeconds: number, peerPid?: number): Promise<WrkResult> {
   await wrk(ctx, { ...options, seconds: warmupSeconds, latency: false });
-  if (peerPid === undefined) return wrk(ctx, options);
+  const servedBefore = await ctx.originRequests?.();
+  if (peerPid === undefined) return withOrigin(ctx, await wrk(ctx, options), servedBefore);
   const ticksBefore = await treeCpuTicks(peerPid);
   const started = performance.now();
   const result = await wrk(ctx, options);
   const seconds = (performance.now() - started) / 1000;
   const peerCores = (await treeCpuTicks(peerPid)) - ticksBefore;
-  return { ...result, peerCores: peerCores / TICKS_PER_SECOND / seconds };
+  return withOrigin(ctx, { ...result, peerCores: peerCores / TICKS_PER_SECOND / seconds }, servedBefore);
+}
+
+/** Adds how many requests the origin served since `before` (the status request itself not counted). */
+async function withOrigin(ctx: LoadContext, result: WrkResult, before: number | undefined): Promise<WrkResult> {
+  const after = await ctx.originRequests?.();
+  if (before === undefined || after === undefined) return result;
+  return { ...result, originRequests: after - before - 1 };
+}
+
+/**
+ * A problem when wrk counted clearly more requests than the origin served (more than 1 % and
+ * the requests one batch of connections can have in flight): the rate was not a proxied one.
+ */
+export function unproxiedProblem(what: string, r: WrkResult, connections: number): string | undefined {
+  if (r.originRequests === undefined) return undefined;
+  if (r.requests - r.originRequests <= Math.max(r.requests * 0.01, 2 * connections)) return undefined;
+  return `${what}: wrk counted ${r.requests} responses but the origin served ${r.originRequests} requests: not a proxied rate`;
 }
 
 export interface ProbeResult {

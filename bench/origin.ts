@@ -20,7 +20,20 @@ export const WARMUP_PATH = '/files/1m.bin';
 
 export interface Origin {
   process: LongProcess;
+  /** Requests nginx has served since it started (stub_status), this query included. */
+  requestsServed(): Promise<number>;
   stop(): Promise<void>;
+}
+
+async function requestsServed(): Promise<number> {
+  const r = await run(
+    nsExec(ORIGIN_NS, {}, ['curl', '-s', '--max-time', '2', `http://${ORIGIN_ADDR}/__origin_status`]),
+    { timeoutMs: 5000 },
+  );
+  // "Active connections: 1 \nserver accepts handled requests\n 5 5 9 \n…": the third number.
+  const m = /server accepts handled requests\s+\d+\s+\d+\s+(\d+)/.exec(r.stdout);
+  if (m?.[1] === undefined) throw new Error(`origin status: unexpected answer "${r.stdout.slice(0, 200)}"`);
+  return Number(m[1]);
 }
 
 function nginxConfig(dir: string, pki: BenchPki): string {
@@ -66,6 +79,14 @@ http {
       return 200 "${body}";
     }
     location /files/ { }
+    # Requests served so far (the bench checks that a proxy's rate was really proxied); from the
+    # origin's own namespace only.
+    location = /__origin_status {
+      stub_status;
+      allow ${ORIGIN_ADDR};
+      allow 127.0.0.1;
+      deny all;
+    }
     # Uploads: a PUT is read whole (to a temporary file) and stored before nginx answers; a
     # plain return would answer at once and curl would stop sending.
     location /upload/ {
@@ -98,7 +119,7 @@ export async function startOrigin(dir: string, pki: BenchPki, cpu: string): Prom
       nsExec(ORIGIN_NS, {}, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', `http://${ORIGIN_ADDR}/`]),
       { allowFail: true, timeoutMs: 5000 },
     );
-    if (probe.stdout === '200') return { process: proc, stop: () => proc.stop() };
+    if (probe.stdout === '200') return { process: proc, requestsServed, stop: () => proc.stop() };
     if (proc.child.exitCode !== null) break;
     await sleep(100);
   }

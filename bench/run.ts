@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { TICKS_PER_SECOND, contentionBetween, cpuSnapshot, treeCpuTicks } from './cpu-contention.ts';
 import { run, sleep } from './exec.ts';
 import { measureIdleMemory } from './idle-memory.ts';
-import { buildNoResumeShim, download, probe, upload, warmWrk } from './load.ts';
+import { buildNoResumeShim, download, probe, unproxiedProblem, upload, warmWrk, type WrkResult } from './load.ts';
 import type { LoadContext } from './load.ts';
 import { CLIENT_NS, describeCapture, killNamespaceProcesses, setCapture, setupTopology, teardownTopology } from './netns.ts';
 import { DOWNLOAD_BYTES, DOWNLOAD_PATH, UPLOAD_PATH, WARMUP_PATH, startOrigin } from './origin.ts';
@@ -135,8 +135,10 @@ async function waitUntilServing(peer: RunningPeer, load: LoadContext, timeoutMs:
   throw new Error(`not serving after ${timeoutMs / 1000} s (last probe: ${last})\n${peer.output().slice(-2000)}`);
 }
 
-function wrkProblems(what: string, r: { socketErrors: number; non2xx: number; requests: number }): string[] {
+function wrkProblems(what: string, r: WrkResult, connections: number): string[] {
   const out: string[] = [];
+  const unproxied = unproxiedProblem(what, r, connections);
+  if (unproxied !== undefined) out.push(unproxied);
   if (r.socketErrors > 0) out.push(`${what}: ${r.socketErrors} socket errors in ${r.requests} requests`);
   if (r.non2xx > 0) out.push(`${what}: ${r.non2xx} non-2xx answers in ${r.requests} requests`);
   return out;
@@ -214,19 +216,19 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
     });
     await step('keep-alive', async () => {
       result.keepAlive = await warmWrk(load, { threads: 2, connections: 32, seconds: d.keepAlive }, d.keepAliveWarmup, pid);
-      result.problems.push(...wrkProblems('keep-alive', result.keepAlive));
+      result.problems.push(...wrkProblems('keep-alive', result.keepAlive, 32));
     });
     await step('latency', async () => {
       result.latency = await warmWrk(load, { threads: 1, connections: 1, seconds: d.latency, latency: true }, d.warmup);
-      result.problems.push(...wrkProblems('latency', result.latency));
+      result.problems.push(...wrkProblems('latency', result.latency, 1));
     });
     await step('new connections', async () => {
       result.newConnections = await warmWrk(load, { threads: 2, connections: 32, seconds: d.newConnections, close: true }, d.warmup, pid);
-      result.problems.push(...wrkProblems('new connections', result.newConnections));
+      result.problems.push(...wrkProblems('new connections', result.newConnections, 32));
     });
     await step('resumed connections', async () => {
       result.resumedConnections = await warmWrk(load, { threads: 2, connections: 32, seconds: d.newConnections, close: true, resume: true }, d.warmup, pid);
-      result.problems.push(...wrkProblems('resumed connections', result.resumedConnections));
+      result.problems.push(...wrkProblems('resumed connections', result.resumedConnections, 32));
     });
     if (pid !== undefined) {
       await step('idle memory', async () => {
@@ -302,7 +304,7 @@ async function main(): Promise<number> {
   await writeFile(join(loadHome, 'upload.bin'), '');
   await truncate(join(loadHome, 'upload.bin'), DOWNLOAD_BYTES);
   await chmod(join(loadHome, 'upload.bin'), 0o644);
-  const load: LoadContext = { uid: LOAD_UID, cpu: loadCpu, home: loadHome, noResumeShim: await buildNoResumeShim(workDir) };
+  const load: LoadContext = { uid: LOAD_UID, cpu: loadCpu, home: loadHome, noResumeShim: await buildNoResumeShim(workDir), originRequests: () => origin.requestsServed() };
 
   const results: PeerResult[] = [];
   for (const peer of peers) {

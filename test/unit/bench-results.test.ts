@@ -1,7 +1,7 @@
 // The bench's parsing of wrk output and its check of sluice's performance bar: a misread unit
 // or an inverted comparison would silently turn a failed goal into a pass.
 import { describe, expect, it } from 'vitest';
-import { parseWrk } from '../../bench/load.ts';
+import { parseWrk, unproxiedProblem } from '../../bench/load.ts';
 import { checkGoals, floorLines } from '../../bench/report.ts';
 import type { PeerResult } from '../../bench/report.ts';
 
@@ -95,5 +95,19 @@ describe('floorLines', () => {
 
   it('says nothing without a measured node-floor', () => {
     expect(floorLines([peer('sluice', 9_000, 0.25, 400, 48)])).toEqual([]);
+  });
+});
+
+describe('a rate the origin did not serve', () => {
+  it('reads the bytes wrk read', () => {
+    expect(parseWrk(WRK_LATENCY).bytesRead).toBe(Math.round(185.54 * 1024 * 1024));
+  });
+
+  it('is a problem, and no verdict on the keep-alive bar', () => {
+    const r = { requestsPerSec: 30_000, requests: 150_000, p50Ms: undefined, p99Ms: undefined, socketErrors: 0, non2xx: 0 };
+    expect(unproxiedProblem('keep-alive', { ...r, originRequests: 149_990 }, 32)).toBeUndefined();
+    expect(unproxiedProblem('keep-alive', { ...r, originRequests: 70_000 }, 32)).toContain('not a proxied rate');
+    const sluice = { ...peer('sluice', 30_000, 0.25, 400, 40), keepAlive: { ...r, originRequests: 70_000 } };
+    expect(checkGoals([peer('squid', 10_000, 0.3, 150, 150), sluice])[0]?.pass).toBeUndefined();
   });
 });
