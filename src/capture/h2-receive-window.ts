@@ -13,14 +13,16 @@
 // or a request waiting in undici's queue for a free upstream connection), sluice holds up to
 // one stream window of body per stream, i.e. up to 100 MiB per connection with these windows
 // (6.4 MiB with Node's) and without bound over many connections: a review measured +103 MiB
-// per extra connection. So every h2 request with a body reserves its stream window from the
-// shared buffer budget ([proxy] buffer_budget_bytes) for its life (holdH2ReceiveWindow); past
-// the budget it is refused 503 over_capacity and drained, never buffered (DESIGN §1: every
-// buffer shares one budget, never an OOM).
+// per extra connection. So every h2 request with a body reserves its stream window for its
+// life (holdH2ReceiveWindow) from a budget the size of [proxy] buffer_budget_bytes, kept apart
+// from the shared one (pipeline/buffer-budget.ts says why); past it the request is refused 503
+// over_capacity and drained, never buffered (DESIGN §1: bounded buffers, never an OOM). A
+// client that goes away mid-body does not leave its streams holding windows: see
+// closeSessionOnClientEnd (idle-guard.ts).
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { SluiceError } from '../errors/codes.ts';
-import { sharedBufferBudget } from '../pipeline/buffer-budget.ts';
+import { h2WindowBudget } from '../pipeline/buffer-budget.ts';
 
 /** SETTINGS_INITIAL_WINDOW_SIZE sluice advertises: each request stream's receive window. */
 export const H2_STREAM_WINDOW_BYTES = 1024 * 1024;
@@ -44,16 +46,16 @@ export function openConnectionWindow(session: http2.ServerHttp2Session): void {
 }
 
 /**
- * For an h2 request whose stream carries a body: reserves one stream window from the shared
- * buffer budget until the response closes. Returns the refusal when the budget has no room
+ * For an h2 request whose stream carries a body: reserves one stream window from the window
+ * budget until the response closes. Returns the refusal when the budget has no room
  * (the caller answers it and drains the body), undefined otherwise (HTTP/1.1, or no body).
  */
 export function holdH2ReceiveWindow(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): SluiceError | undefined {
   if (req.httpVersionMajor !== 2 || (req as http2.Http2ServerRequest).stream.endAfterHeaders) return undefined;
-  const hold = sharedBufferBudget.open(res);
+  const hold = h2WindowBudget.open(res);
   if (!hold.grow(H2_STREAM_WINDOW_BYTES)) {
     hold.release();
-    return new SluiceError('over_capacity', 503, 'sluice has no room now for another HTTP/2 request body (its buffer budget is spent); retry later');
+    return new SluiceError('over_capacity', 503, 'sluice has no room now for another HTTP/2 request body (as many as [proxy] buffer_budget_bytes allows are open); retry later');
   }
   res.once('close', () => hold.release());
   return undefined;

@@ -3,6 +3,7 @@
 // sends anything would be held forever; h2 sessions have no idle limit at all.
 import type net from 'node:net';
 import type http2 from 'node:http2';
+import { constants as http2constants } from 'node:http2';
 
 const kGuarded = Symbol('sluice.idleGuard');
 type Guarded = net.Socket & { [kGuarded]?: boolean };
@@ -37,5 +38,25 @@ export function guardIdleSession(session: http2.ServerHttp2Session, ms: number):
   });
   session.setTimeout(ms, () => {
     if (open === 0) session.close();
+  });
+}
+
+/**
+ * The client half-closed the TCP connection under an h2 session (sluice's TLS listener allows
+ * half-open sockets for HTTP/1.1's sake): no frame can follow, so a stream still waiting for
+ * request body can never complete. Those are cancelled (their upstream exchange is aborted and
+ * what they hold is freed); streams whose request is complete still get their responses, then
+ * the session closes. Without this, a client that opened streams and went away left them, and
+ * their share of the buffer budget, held until the upstream gave up.
+ */
+export function closeSessionOnClientEnd(session: http2.ServerHttp2Session, socket: net.Socket): void {
+  const streams = new Set<http2.ServerHttp2Stream>();
+  session.on('stream', (stream: http2.ServerHttp2Stream) => {
+    streams.add(stream);
+    stream.once('close', () => streams.delete(stream));
+  });
+  socket.once('end', () => {
+    for (const stream of streams) if (!stream.readableEnded && !stream.destroyed) stream.close(http2constants.NGHTTP2_CANCEL);
+    if (!session.closed && !session.destroyed) session.close();
   });
 }

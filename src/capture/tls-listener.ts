@@ -17,7 +17,7 @@ import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
 import { guardControlFloods } from './h2-flood-guard.ts';
 import { H2_RECEIVE_SETTINGS, openConnectionWindow } from './h2-receive-window.ts';
-import { guardFirstRequest, guardIdleSession, requestStarted } from './idle-guard.ts';
+import { closeSessionOnClientEnd, guardFirstRequest, guardIdleSession, requestStarted } from './idle-guard.ts';
 
 const kConnection = Symbol('sluice.connection');
 type WithConnection = { [kConnection]?: ConnectionInfo };
@@ -103,6 +103,7 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
     guardIdleSession(session, options.current().config.client.keepAliveTimeoutMs);
     guardControlFloods(session);
     openConnectionWindow(session);
+    closeSessionOnClientEnd(session, session.socket as net.Socket);
   });
 
   secureServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {

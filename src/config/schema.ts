@@ -107,7 +107,7 @@ export const PROXY_KEYS = {
   buffer_budget_bytes: {
     type: 'integer',
     default: d.proxy.bufferBudgetBytes,
-    doc: 'Memory all of sluice\'s buffers may hold together (SigV4 bodies being hashed, LLM log captures, DNS replies waiting to be read, and 1 MiB per open HTTP/2 request body: its receive window); past it, requests that need a buffer get 503 over_capacity instead of sluice running out of memory. Each buffer also has its own cap (e.g. [upstream] max_buffered_body_bytes).',
+    doc: 'Memory all of sluice\'s buffers may hold together (SigV4 bodies being hashed, LLM log captures, DNS replies waiting to be read); past it, requests that need a buffer get 503 over_capacity instead of sluice running out of memory. Each buffer also has its own cap (e.g. [upstream] max_buffered_body_bytes). Open HTTP/2 request bodies (1 MiB receive window each) are bounded by a second budget of the same size.',
     parse: integerIn(MIB, 64 * 1024 * MIB),
   },
 } satisfies KeySpecs;

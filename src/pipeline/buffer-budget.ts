@@ -99,9 +99,23 @@ export class BufferBudget {
 /** The process's budget: every sluice in one process shares its memory. */
 export const sharedBufferBudget = new BufferBudget(DEFAULTS.proxy.bufferBudgetBytes);
 
+/**
+ * HTTP/2 request bodies' receive windows (capture/h2-receive-window.ts), of the same size as
+ * the shared budget but kept apart from it: a window is held for a stream's whole life, and
+ * drawing it from the shared budget would let open uploads starve SigV4 hashing and LLM
+ * captures (and the other way round). Together the two bound sluice's buffering at twice
+ * `[proxy] buffer_budget_bytes`.
+ */
+export const h2WindowBudget = new BufferBudget(DEFAULTS.proxy.bufferBudgetBytes);
+
 /** Sets the shared total from `[proxy] buffer_budget_bytes` (at start and on every reload). */
 export function configureBufferBudget(totalBytes: number): void {
   sharedBufferBudget.setTotal(totalBytes);
+}
+
+/** Sets the h2 window budget's total, the same `[proxy] buffer_budget_bytes`. */
+export function configureH2WindowBudget(totalBytes: number): void {
+  h2WindowBudget.setTotal(totalBytes);
 }
 
 /** 503 over_capacity: the shared budget cannot hold what this request needs buffered. */

@@ -8,7 +8,7 @@ import type { LeafIssuer } from '../tls/leaf-cache.ts';
 import type { Ledger } from '../budget/ledger.ts';
 import type { LlmLog } from '../audit/llm/llm-log.ts';
 import { createPolicy, type Policy } from '../steps/policy/policy.ts';
-import { configureBufferBudget } from '../pipeline/buffer-budget.ts';
+import { configureBufferBudget, configureH2WindowBudget } from '../pipeline/buffer-budget.ts';
 import { createResolver, type CheckedResolver } from '../upstream/resolve.ts';
 import { createUpstream, type Upstream } from '../upstream/agent.ts';
 import { createSecretStore, type SecretStore } from '../credentials/secret-store.ts';
@@ -48,6 +48,7 @@ export function buildRuntime(config: Config, services: Services, previous?: Runt
   const credentials = createSecretStore(config);
   // Every buffer (SigV4 bodies, LLM captures, DNS replies) draws on one process-wide budget.
   configureBufferBudget(config.proxy.bufferBudgetBytes);
+  configureH2WindowBudget(config.proxy.bufferBudgetBytes);
   const policy = createPolicy(config.allow);
   const reuse = previous !== undefined && sameUpstream(previous.config, config);
   const resolver = reuse ? previous.resolver : createResolver({ upstream: config.dns.upstream, publicCidrs: config.upstream.publicCidrs });

@@ -17,6 +17,7 @@ import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { curl } from '../helpers/clients.ts';
 import { waitFor } from '../helpers/process.ts';
 import { H2_CONNECTION_WINDOW_BYTES, H2_STREAM_WINDOW_BYTES } from '../../src/capture/h2-receive-window.ts';
+import { h2WindowBudget } from '../../src/pipeline/buffer-budget.ts';
 
 const ORIGIN_ADDRESS = '127.0.0.23';
 const HOST = 'upload.test';
@@ -200,7 +201,23 @@ describe('h2 uploads through sluice', () => {
     }
   }, 90_000);
 
-  it('reserves each body stream\'s window from the buffer budget: past it, 503 over_capacity, nothing buffered', async () => {
+  it('a client that goes away mid-body leaves no stream holding a window', async () => {
+    const session = await connectH2();
+    const before = stalled.length;
+    const streams = [1, 2, 3].map(() => session.request({ ':method': 'PUT', ':path': '/stall', 'content-length': String(2 * MIB) }));
+    for (const s of streams) {
+      s.on('error', () => {});
+      s.write(randomBytes(64 * 1024));
+    }
+    await waitFor(() => stalled.length === before + 3, 10_000, 'three uploads at the origin');
+    expect(h2WindowBudget.usedBytes).toBe(3 * H2_STREAM_WINDOW_BYTES);
+    // The client's TCP connection ends (FIN) with the three bodies unfinished: they can never
+    // complete, so sluice cancels them and gives their windows back.
+    session.destroy();
+    await waitFor(() => h2WindowBudget.usedBytes === 0, 5_000, 'the windows to be given back');
+  });
+
+  it('reserves each body stream\'s window from the window budget: past it, 503 over_capacity, nothing buffered', async () => {
     // A sluice of its own with room for three stream windows. (The budget is process-wide, so
     // this test comes last in this file.)
     const small = await startTestSluice(sluiceConfig('upload-budget', `buffer_budget_bytes = ${3 * H2_STREAM_WINDOW_BYTES}`));
@@ -216,6 +233,8 @@ describe('h2 uploads through sluice', () => {
       expect(refused.map((r) => r.status)).toEqual([503, 503]);
       expect(await Promise.all(answers.slice(3).map((a) => a.reason))).toEqual(['over_capacity', 'over_capacity']);
       expect(stalled.length).toBe(before + 3);
+      // The refused streams' bodies were never finished: the agent gives them up.
+      for (const a of answers.slice(3)) a.stream.close(http2.constants.NGHTTP2_CANCEL);
       // The three held ones finish once the origin reads; their windows go back to the budget.
       for (const req of stalled.slice(before)) req.resume();
       for (const a of answers.slice(0, 3)) a.stream.end(randomBytes(2 * MIB - 256 * 1024));
