@@ -121,6 +121,18 @@ describe.skipIf(skip !== undefined).each(backends)('loopback and neighbour-disco
       ns.execOk('ip', ['-6', 'addr', 'add', `${link}/64`, 'dev', 'lk0', 'nodad']);
       ns.execOk('ip', ['link', 'set', 'lk0', 'up']);
     }
+    // The end brought up second may turn operationally up only at the kernel's next link-watch
+    // run, up to a second later (both ends have ifindex 2 in their fresh namespaces, so the
+    // event is not urgent); until then it has no IPv6 multicast route and drops the neighbour
+    // solicitations sent to it, and a probe waits a second in the neighbour queue for the
+    // retransmission: the NDP tests then counted 0 arrivals (a race measured at tens of ms).
+    for (const ns of [pod, peer]) {
+      const deadline = Date.now() + 5_000;
+      while (ns.execOk('cat', ['/sys/class/net/lk0/operstate']).trim() !== 'up') {
+        if (Date.now() > deadline) throw new Error(`${ns.name}: lk0 is not operationally up after 5 s`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
     pod.execOk('ip', ['-6', 'route', 'add', 'default', 'via', NET.peer6]);
     // What Docker leaves in a container's namespace: the embedded DNS's DNAT in nat OUTPUT.
     pod.execOk(`iptables-${backend}-restore`, ['--noflush'], {
