@@ -98,6 +98,10 @@ export async function setCapture(target: CaptureTarget | null): Promise<void> {
   rules.push('COMMIT', '');
   // --noflush keeps OUTPUT's jump; declaring the chain flushes just that chain, atomically.
   await run(['ip', 'netns', 'exec', CLIENT_NS, 'iptables-restore', '--noflush'], { input: rules.join('\n') });
+  // NAT is decided when a flow's conntrack entry is created: an entry left by the previous
+  // peer's thousands of connections (closing, reset) whose tuple a new connection reuses would
+  // send that connection where the old one went. Each peer starts with none.
+  await run(['ip', 'netns', 'exec', CLIENT_NS, 'conntrack', '-F'], { allowFail: true });
 }
 
 /** The current capture rules, for the report's record of what was measured. */

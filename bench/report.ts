@@ -67,8 +67,10 @@ export function checkGoals(peers: PeerResult[]): GoalCheck[] {
   // A rate the origin did not see (wrk counted far more than it served) is no proxied rate.
   const rps = sluice?.keepAlive !== undefined && unproxiedProblem('keep-alive', sluice.keepAlive, 32) === undefined ? sluice.keepAlive.requestsPerSec : undefined;
   const check = (goal: string, value: string, pass: boolean | undefined): GoalCheck => ({ goal, value, pass });
-  const addedP50 = sluice?.latency?.p50Ms !== undefined && direct?.latency?.p50Ms !== undefined
+  const addedP50Raw = sluice?.latency?.p50Ms !== undefined && direct?.latency?.p50Ms !== undefined
     ? sluice.latency.p50Ms - direct.latency.p50Ms : undefined;
+  // Within 20 µs of direct: the latency connection was not proxied (run.ts flags it); no verdict.
+  const addedP50 = addedP50Raw !== undefined && addedP50Raw < 0.02 ? undefined : addedP50Raw;
   const conns = sluice?.newConnections?.requestsPerSec;
   const directConns = direct?.newConnections?.requestsPerSec;
   const idle = sluice?.idle?.kibPerConnection;

@@ -153,7 +153,8 @@ async function cpuMsPerMib(pid: number | undefined, ticks: number | undefined, b
 /** The 100 MiB file the upload test sends (sparse, in the load tools' folder). */
 const uploadFile = (load: LoadContext): string => join(load.home, 'upload.bin');
 
-async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: Durations): Promise<PeerResult> {
+/** `directP50`: the direct peer's latency p50 from the same run, when it was measured first. */
+async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: Durations, directP50?: number): Promise<PeerResult> {
   const started = Date.now();
   const result: PeerResult = { name: peer.name, status: 'measured', notes: [], problems: [], seconds: 0 };
   const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
@@ -221,6 +222,11 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
     await step('latency', async () => {
       result.latency = await warmWrk(load, { threads: 1, connections: 1, seconds: d.latency, latency: true }, d.warmup);
       result.problems.push(...wrkProblems('latency', result.latency, 1));
+      // A proxy cannot add nothing: a p50 within 20 µs of direct's means the connection was not
+      // captured (seen once: sluice's p50 equal to direct's in a full run).
+      if (peer.name !== 'direct' && directP50 !== undefined && result.latency.p50Ms !== undefined && result.latency.p50Ms - directP50 < 0.02) {
+        result.problems.push(`latency: p50 ${result.latency.p50Ms} ms is direct's (${directP50} ms): the connection was not proxied`);
+      }
     });
     await step('new connections', async () => {
       result.newConnections = await warmWrk(load, { threads: 2, connections: 32, seconds: d.newConnections, close: true }, d.warmup, pid);
@@ -276,7 +282,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const peers = wanted === undefined ? DEFAULT_PEERS : wanted.map((w) => known.get(w) as Peer);
-  for (const tool of ['wrk', 'curl', 'gcc', 'openssl', 'ip', 'iptables-restore', 'setpriv', 'taskset', '/usr/sbin/nginx']) {
+  for (const tool of ['wrk', 'curl', 'gcc', 'openssl', 'ip', 'iptables-restore', 'conntrack', 'setpriv', 'taskset', '/usr/sbin/nginx']) {
     const found = await run(['sh', '-c', `command -v ${tool}`], { allowFail: true });
     if (found.code !== 0) {
       console.error(`bench: ${tool} not found`);
@@ -312,7 +318,7 @@ async function main(): Promise<number> {
     await mkdir(dir, { recursive: true });
     console.error(`bench: ${peer.name} …`);
     const before = await cpuSnapshot(origin.process.pid);
-    const r = await measurePeer(peer, { dir, pki, cpu: peerCpu, repoRoot: REPO_ROOT }, load, durations);
+    const r = await measurePeer(peer, { dir, pki, cpu: peerCpu, repoRoot: REPO_ROOT }, load, durations, results.find((x) => x.name === 'direct')?.latency?.p50Ms);
     if (r.status === 'measured') {
       r.contention = contentionBetween(before, await cpuSnapshot(origin.process.pid));
       if (r.contention.otherCores > NOISY_CORES || r.contention.stealCores > NOISY_CORES) {
