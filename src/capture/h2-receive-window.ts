@@ -18,7 +18,7 @@
 // from the shared one (pipeline/buffer-budget.ts says why); past it the request is refused 503
 // over_capacity and drained, never buffered (DESIGN §1: bounded buffers, never an OOM). A
 // client that goes away mid-body does not leave its streams holding windows: see
-// closeSessionOnClientEnd (idle-guard.ts).
+// guardSession (idle-guard.ts).
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { SluiceError } from '../errors/codes.ts';

@@ -27,36 +27,26 @@ export function requestStarted(socket: net.Socket | undefined): void {
   }
 }
 
-/** An h2 session with no open stream for `ms` is closed (GOAWAY); open streams are never cut. */
-export function guardIdleSession(session: http2.ServerHttp2Session, ms: number): void {
-  let open = 0;
+/**
+ * An h2 session's lifetime: with no open stream for `ms` it is closed (GOAWAY; open streams are
+ * never cut). And when the client half-closes the TCP connection under it (sluice's TLS
+ * listener allows half-open sockets for HTTP/1.1's sake), no frame can follow, so a stream still
+ * waiting for request body can never complete: those are cancelled (their upstream exchange is
+ * aborted and what they hold is freed); streams whose request is complete still get their
+ * responses, then the session closes. Without that, a client that opened streams and went away
+ * left them, and their receive windows, held until the upstream gave up.
+ */
+export function guardSession(session: http2.ServerHttp2Session, socket: net.Socket, ms: number): void {
+  const open = new Set<http2.ServerHttp2Stream>();
   session.on('stream', (stream: http2.ServerHttp2Stream) => {
-    open++;
-    stream.once('close', () => {
-      open--;
-    });
+    open.add(stream);
+    stream.once('close', () => open.delete(stream));
   });
   session.setTimeout(ms, () => {
-    if (open === 0) session.close();
-  });
-}
-
-/**
- * The client half-closed the TCP connection under an h2 session (sluice's TLS listener allows
- * half-open sockets for HTTP/1.1's sake): no frame can follow, so a stream still waiting for
- * request body can never complete. Those are cancelled (their upstream exchange is aborted and
- * what they hold is freed); streams whose request is complete still get their responses, then
- * the session closes. Without this, a client that opened streams and went away left them, and
- * their share of the buffer budget, held until the upstream gave up.
- */
-export function closeSessionOnClientEnd(session: http2.ServerHttp2Session, socket: net.Socket): void {
-  const streams = new Set<http2.ServerHttp2Stream>();
-  session.on('stream', (stream: http2.ServerHttp2Stream) => {
-    streams.add(stream);
-    stream.once('close', () => streams.delete(stream));
+    if (open.size === 0) session.close();
   });
   socket.once('end', () => {
-    for (const stream of streams) if (!stream.readableEnded && !stream.destroyed) stream.close(http2constants.NGHTTP2_CANCEL);
+    for (const stream of open) if (!stream.readableEnded && !stream.destroyed) stream.close(http2constants.NGHTTP2_CANCEL);
     if (!session.closed && !session.destroyed) session.close();
   });
 }

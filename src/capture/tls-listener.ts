@@ -17,7 +17,7 @@ import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
 import { guardControlFloods } from './h2-flood-guard.ts';
 import { H2_RECEIVE_SETTINGS, openConnectionWindow } from './h2-receive-window.ts';
-import { closeSessionOnClientEnd, guardFirstRequest, guardIdleSession, requestStarted } from './idle-guard.ts';
+import { guardFirstRequest, guardSession, requestStarted } from './idle-guard.ts';
 
 const kConnection = Symbol('sluice.connection');
 type WithConnection = { [kConnection]?: ConnectionInfo };
@@ -100,10 +100,9 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
     if (socket.alpnProtocol !== 'h2') guardFirstRequest(socket, options.current().config.client.headersTimeoutMs);
   });
   secureServer.on('session', (session: http2.ServerHttp2Session) => {
-    guardIdleSession(session, options.current().config.client.keepAliveTimeoutMs);
+    guardSession(session, session.socket as net.Socket, options.current().config.client.keepAliveTimeoutMs);
     guardControlFloods(session);
     openConnectionWindow(session);
-    closeSessionOnClientEnd(session, session.socket as net.Socket);
   });
 
   secureServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {

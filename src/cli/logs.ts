@@ -44,6 +44,21 @@ export function parseSince(text: string, now = Date.now()): number | undefined {
   return Number.isNaN(at) ? undefined : at;
 }
 
+/** The options `sluice logs` and `sluice suggest` share: where the logs are, from when. */
+export const LOG_READER_OPTIONS = {
+  config: { type: 'string', short: 'c', default: 'sluice.toml' },
+  dir: { type: 'string' },
+  since: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** --since as a time (undefined when not given), or the error line `command` prints. */
+export function sinceOption(command: string, text: string | undefined): { since: number | undefined } | { error: string } {
+  if (text === undefined) return { since: undefined };
+  const since = parseSince(text);
+  return since === undefined ? { error: `sluice ${command}: --since ${text}: expected 30m, 2h, 7d or a date/time\n` } : { since };
+}
+
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 const str = (v: unknown, fallback = '-'): string => (typeof v === 'string' && v !== '' ? v : fallback);
 
@@ -167,14 +182,11 @@ export async function logsCommand(argv: string[], rawIo: LogsIo = processIo): Pr
     ({ values } = parseArgs({
       args: argv,
       options: {
-        config: { type: 'string', short: 'c', default: 'sluice.toml' },
-        dir: { type: 'string' },
-        since: { type: 'string' },
+        ...LOG_READER_OPTIONS,
         json: { type: 'boolean' },
         follow: { type: 'boolean', short: 'f' },
         usage: { type: 'boolean' },
         show: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
       strict: true,
@@ -187,14 +199,12 @@ export async function logsCommand(argv: string[], rawIo: LogsIo = processIo): Pr
     io.out(USAGE);
     return 0;
   }
-  let since: number | undefined;
-  if (values.since !== undefined) {
-    since = parseSince(values.since);
-    if (since === undefined) {
-      io.err(`sluice logs: --since ${values.since}: expected 30m, 2h, 7d or a date/time\n`);
-      return 2;
-    }
+  const sinceOpt = sinceOption('logs', values.since);
+  if ('error' in sinceOpt) {
+    io.err(sinceOpt.error);
+    return 2;
   }
+  const { since } = sinceOpt;
   const dir = await logDirFrom(values);
   const keep = (line: LlmLine): boolean => since === undefined || Date.parse(str(line.time, '')) >= since;
   const lines = (await readLlmLog(dir)).filter(keep);

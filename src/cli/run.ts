@@ -22,16 +22,20 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const file = resolve(values.config);
   const opsLog = createOpsLog();
-  // Until the real handlers below are in place, a stop signal is remembered (and acted on once
-  // sluice has started) and SIGHUP is moot (the config is being read now): without a handler
-  // each of them would kill the process outright, and a supervisor may send one as soon as
-  // the admin port answers.
+  // Signal handlers first, installed once: without one SIGTERM, SIGINT and SIGHUP kill the
+  // process outright, and a supervisor may send one as soon as the admin port answers. Until
+  // sluice has started, a stop is remembered (and acted on then) and SIGHUP is moot (the
+  // config is being read now).
+  let onStop: ((signal: 'SIGTERM' | 'SIGINT') => void) | undefined;
+  let onReload: (why: string) => void = () => {};
   let early: 'SIGTERM' | 'SIGINT' | undefined;
-  const earlyStop = (signal: 'SIGTERM' | 'SIGINT') => (): void => {
-    early ??= signal;
+  const stopSignal = (signal: 'SIGTERM' | 'SIGINT') => (): void => {
+    if (onStop !== undefined) onStop(signal);
+    else early ??= signal;
   };
-  const earlyHandlers = { SIGTERM: earlyStop('SIGTERM'), SIGINT: earlyStop('SIGINT'), SIGHUP: (): void => {} };
-  for (const [signal, handler] of Object.entries(earlyHandlers)) process.on(signal, handler);
+  process.on('SIGTERM', stopSignal('SIGTERM'));
+  process.on('SIGINT', stopSignal('SIGINT'));
+  process.on('SIGHUP', () => onReload('SIGHUP'));
   const config = await loadConfig(file);
   let sluice: Awaited<ReturnType<typeof startSluice>>;
   try {
@@ -42,8 +46,6 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(taken);
     return 1;
   }
-  // Signal handlers first: until one is installed, SIGTERM, SIGINT and SIGHUP kill the process
-  // outright, and a supervisor may send one as soon as it reads the banner below.
   let reloading = Promise.resolve();
   const reload = (why: string): void => {
     reloading = reloading.then(async () => {
@@ -66,7 +68,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     opsLog.warn({ error: (err as Error).message }, 'cannot watch the config file; reload with SIGHUP');
   }
 
-  process.on('SIGHUP', () => reload('SIGHUP'));
+  onReload = reload;
 
   const stopped = new Promise<number>((done) => {
     let stopping = false;
@@ -93,9 +95,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         },
       );
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    for (const [signal, handler] of Object.entries(earlyHandlers)) process.off(signal, handler);
+    onStop = stop;
     if (early !== undefined) stop(early);
   });
 

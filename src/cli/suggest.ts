@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { suggestAllow, suggestionsToToml, type AccessLine } from '../audit/suggest.ts';
-import { logDirFrom, parseSince } from './logs.ts';
+import { LOG_READER_OPTIONS, logDirFrom, sinceOption } from './logs.ts';
 
 const USAGE = `usage: sluice suggest [-c FILE | --dir DIR] [--since WHEN]
 
@@ -45,10 +45,7 @@ export async function suggestCommand(argv: string[], io: SuggestIo = processIo):
     ({ values } = parseArgs({
       args: argv,
       options: {
-        config: { type: 'string', short: 'c', default: 'sluice.toml' },
-        dir: { type: 'string' },
-        since: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
+        ...LOG_READER_OPTIONS,
       },
       allowPositionals: false,
       strict: true,
@@ -61,14 +58,12 @@ export async function suggestCommand(argv: string[], io: SuggestIo = processIo):
     io.out(USAGE);
     return 0;
   }
-  let since: number | undefined;
-  if (values.since !== undefined) {
-    since = parseSince(values.since);
-    if (since === undefined) {
-      io.err(`sluice suggest: --since ${values.since}: expected 30m, 2h, 7d or a date/time\n`);
-      return 2;
-    }
+  const sinceOpt = sinceOption('suggest', values.since);
+  if ('error' in sinceOpt) {
+    io.err(sinceOpt.error);
+    return 2;
   }
+  const { since } = sinceOpt;
   const dir = await logDirFrom(values);
   if (!existsSync(join(dir, 'access.ndjson'))) {
     io.err(`sluice suggest: no access.ndjson in ${dir}\n`);
