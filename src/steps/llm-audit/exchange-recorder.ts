@@ -1,8 +1,10 @@
 // Records one LLM exchange for llm.ndjson while it streams: a request body transform that
 // copies the agent's bytes (bounded) and passes them on unchanged, and a response hook that
 // copies the response as the agent gets it. The copy is processed after the chunk has been
-// handed on (setImmediate), so the agent never waits for the log. One line is written when the
-// exchange ends, or as cut off if sluice shuts down first.
+// handed on, in the LLM log's sliced work queue (audit/llm/log-work.ts), so the agent never
+// waits for the log and many exchanges ending at once do not stall the event loop. One line is
+// written when the exchange ends, or, if sluice shuts down first, with the outcome it had
+// (cut off when it had not ended).
 import type { Exchange } from '../../pipeline/exchange.ts';
 import type { RequestBodyTransform, ResponseHeaders, ResponseHook } from '../../pipeline/body.ts';
 import type { InFlightExchange, LlmLog, LlmOutcome, LlmRecord } from '../../audit/llm/llm-log.ts';
@@ -13,6 +15,7 @@ import { bodyForLog } from '../../audit/llm/raw.ts';
 import { geminiModelFromPath } from '../../audit/llm/gemini.ts';
 import { isObject } from '../../audit/llm/json.ts';
 import { redactForLog, redactJson } from '../../audit/llm/redact.ts';
+import { deferLogWork } from '../../audit/llm/log-work.ts';
 
 const EMPTY = Buffer.alloc(0);
 let sequence = 0;
@@ -45,6 +48,8 @@ export class ExchangeRecorder implements InFlightExchange {
   #pending: Buffer[] = [];
   #scheduled = false;
   #written = false;
+  /** How the exchange ended, once it has (its line may still be waiting in the work queue). */
+  #ended: LlmOutcome | undefined;
 
   constructor(ex: Exchange, log: LlmLog, route: ApiRoute, provider: string, maxBodyBytes: number) {
     sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
@@ -75,7 +80,7 @@ export class ExchangeRecorder implements InFlightExchange {
           this.#pending.push(chunk);
           if (!this.#scheduled) {
             this.#scheduled = true;
-            setImmediate(() => this.#drain());
+            deferLogWork(() => this.#drain(), (err) => this.#report(err));
           }
         }
         return chunk;
@@ -106,19 +111,25 @@ export class ExchangeRecorder implements InFlightExchange {
 
   #done(outcome: HookOutcome, status: number): void {
     this.#activate();
-    if (this.#written) return;
+    if (this.#written || this.#ended !== undefined) return;
     this.#endedAt = performance.now();
     if (status !== 0) this.#status = status;
-    this.#drain();
     const logged: LlmOutcome = outcome === 'cut_off' || outcome === 'client_aborted' ? 'cut_off' : outcome === 'error' ? 'error' : 'complete';
-    this.#guard(() => this.#response.end(() => this.#write(logged)));
+    this.#ended = logged;
+    // Behind this exchange's queued chunks: the line is built from all of them.
+    deferLogWork(() => {
+      if (this.#written) return;
+      this.#drain();
+      this.#guard(() => this.#response.end(() => this.#write(logged)));
+    }, (err) => this.#report(err));
   }
 
+  /** Shutdown: the line now, as it stands; an exchange that had ended keeps its outcome. */
   cutOff(): LlmRecord | undefined {
     if (this.#written) return undefined;
     this.#drain();
     this.#response.abandon();
-    return this.#finish('cut_off');
+    return this.#finish(this.#ended ?? 'cut_off');
   }
 
   #write(outcome: LlmOutcome): void {
@@ -197,7 +208,11 @@ export class ExchangeRecorder implements InFlightExchange {
     try {
       work();
     } catch (err) {
-      this.#ex.runtime.services.opsLog.error({ err, id: this.id }, 'llm log: capture failed');
+      this.#report(err);
     }
+  }
+
+  #report(err: unknown): void {
+    this.#ex.runtime.services.opsLog.error({ err, id: this.id }, 'llm log: capture failed');
   }
 }
