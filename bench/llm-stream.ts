@@ -1,114 +1,359 @@
-// Zero added latency for LLM streams (issue 5), measured: a fake Anthropic origin sends a real
-// tool-use SSE stream one event every 20 ms; the client times each event's arrival directly and
-// through sluice with the LLM log on. Loopback only, bounded. Run: npx node bench/llm-stream.ts
-import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+// The two LLM targets of issue 14, measured with the LLM log on: the time to the first SSE event
+// (+≤ 1 ms over direct) and 100 concurrent streaming calls without sluice's event loop lagging
+// more than 10 ms. A fake Anthropic origin (test/helpers/llm-origin.ts: the real wire format,
+// byte for byte) sends a real tool-use SSE stream, one event every 20 ms; clients time each
+// event's arrival directly and through sluice. sluice runs as its own process (`sluice run`,
+// pinned to a core when asked), so the lag is sluice's own: read from its /metrics
+// (sluice_event_loop_lag_p99_seconds and _max_seconds, since the previous scrape). Beside it, as
+// in the main bench, node-floor (bench/peers/node-floor-server.ts: a Node https server handing
+// each request to undici, no policy, no log) on the same core: what any out-of-process Node
+// forwarder adds. Loopback only; every wait is bounded.
+//
+// `npm run bench` runs it after the peers; alone: npx node bench/llm-stream.ts [--cpu N] [-- NODE_OPTIONS_FOR_SLUICE…]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { createTestPki } from '../test/helpers/pki.ts';
+import { createTestPki, type TestPki } from '../test/helpers/pki.ts';
 import { startDnsmasq } from '../test/helpers/dnsmasq.ts';
-import { startTestSluice } from '../test/helpers/sluice.ts';
-import { startLlmOrigin } from '../test/helpers/llm-origin.ts';
+import { startLlmOrigin, type LlmOrigin } from '../test/helpers/llm-origin.ts';
+import { freePort } from '../test/helpers/ports.ts';
+import { renderLlmStreams } from './report.ts';
 
-const ADDRESS = '127.0.0.7';
+const ORIGIN_ADDRESS = '127.0.0.7';
+const HOST = 'api.anthropic.com';
 const INTERVAL_MS = 20;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-/** Streaming calls at once through sluice for the event-loop lag figure. */
-const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 100);
 
-const pki = await createTestPki();
-const origin = await startLlmOrigin(await pki.issue(['api.anthropic.com']), ADDRESS);
-const dns = await startDnsmasq({ 'api.anthropic.com': [ADDRESS] });
-const t = await startTestSluice(`
-[proxy]
-extra_upstream_ca = "${pki.caCert}"
-[upstream]
-https_port = ${origin.port}
-[dns]
-upstream = "${dns.address}"
-[[allow]]
-host = "api.anthropic.com"
-llm = "anthropic"
-private = true
-`);
+export interface LlmStreamOptions {
+  repoRoot: string;
+  /** Core to pin sluice to (taskset), as the bench pins its peers. */
+  cpu?: string;
+  /** Streams measured one at a time, each way. */
+  rounds?: number;
+  /** Streaming calls at once through sluice for the lag figure. */
+  concurrent?: number;
+  /** Streams each of the concurrent calls makes in a row (the lag window's length). */
+  streamsPerCall?: number;
+  /** Node options for sluice's process (experiments: `npx node bench/llm-stream.ts -- --flag`). */
+  nodeFlags?: string[];
+}
 
-/** Per event: ms from the origin writing it to the client having it whole; plus time to first byte. */
-async function run(label: string, port: number, ca: string, address: string, onFirstByte?: () => void): Promise<{ delays: number[]; ttfb: number }> {
-  const dispatcher = new Agent({
+export interface Spread {
+  median: number;
+  p99: number;
+}
+
+/** One figure for each way to the origin. */
+export interface ByPath<T> {
+  direct: T;
+  sluice: T;
+  nodeFloor: T;
+}
+
+export interface LlmStreamResult {
+  rounds: number;
+  intervalMs: number;
+  /** Request sent → first event whole at the client, on a kept-alive connection (median, ms). */
+  firstEvent: ByPath<number>;
+  /** The same on a new connection for each stream (TLS handshakes included: through a proxy, two). */
+  firstEventNewConnection: ByPath<number>;
+  /** Origin writes an event → the client has it whole, every event but the first (ms). */
+  eventDelay: ByPath<Spread>;
+  concurrent: {
+    calls: number;
+    streamsPerCall: number;
+    sluice: ConcurrentCalls;
+    nodeFloor: ConcurrentCalls;
+  };
+}
+
+/** `calls` streaming calls at once through one proxy. */
+export interface ConcurrentCalls {
+  /** Origin write → client has the event, over every event of every call (ms). */
+  eventDelay: Spread;
+  /** The proxy's event-loop lag while the calls streamed (ms beyond its 10 ms sampling interval). */
+  lagP99Ms: number;
+  lagMaxMs: number;
+  /** Streams that failed or brought no event. */
+  failed: number;
+}
+
+const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
+const p99 = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * 0.99))] ?? NaN;
+const spread = (v: number[]): Spread => ({ median: median(v), p99: p99(v) });
+
+function dispatcherTo(ca: string, address: string): Agent {
+  return new Agent({
+    connections: 1,
     connect: { ca, lookup: (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address, family: 4 }]) } as never,
   });
-  try {
-    const started = performance.now();
-    const res = await request(`https://api.anthropic.com:${port}/v1/messages`, {
-      method: 'POST',
-      dispatcher,
-      headers: { 'content-type': 'application/json', 'x-test-fixture': 'anthropic-tool-use.sse', 'x-test-interval-ms': String(INTERVAL_MS), 'x-test-run': label },
-      body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'timing' }] }),
-    });
-    const arrivals: number[] = [];
-    let carry = '';
-    let complete = 0;
-    let ttfb = 0;
-    for await (const chunk of res.body) {
-      if (ttfb === 0) {
-        ttfb = performance.now() - started;
-        onFirstByte?.();
-      }
-      // Count event ends ("\n\n") in the new bytes only (plus a carried "\n"): re-splitting the
-      // whole text each time made the clients' own work quadratic in the stream's length.
-      const joined = carry + (chunk as Buffer).toString('utf8');
-      complete += joined.split('\n\n').length - 1;
-      carry = joined.endsWith('\n') && !joined.endsWith('\n\n') ? '\n' : '';
-      while (arrivals.length < complete) arrivals.push(performance.now());
+}
+
+interface Timed {
+  /** Request sent → first event whole (ms). */
+  firstEventMs: number;
+  /** Origin write → client has it, per event (ms). */
+  delays: number[];
+  events: number;
+}
+
+/**
+ * One streaming call; event arrival times against the origin's write times for `label`. With
+ * `firstOnly` the call is abandoned once its first event is in (its connection with it).
+ */
+async function stream(origin: LlmOrigin, dispatcher: Agent, port: number, label: string, firstOnly = false): Promise<Timed> {
+  const started = performance.now();
+  const res = await request(`https://${HOST}:${port}/v1/messages`, {
+    method: 'POST',
+    dispatcher,
+    headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-bench', 'x-test-fixture': 'anthropic-tool-use.sse', 'x-test-interval-ms': String(INTERVAL_MS), 'x-test-run': label },
+    body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'timing' }] }),
+  });
+  if (res.statusCode !== 200) throw new Error(`${label}: status ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`);
+  const arrivals: number[] = [];
+  let carry = '';
+  let complete = 0;
+  for await (const chunk of res.body) {
+    // Count event ends ("\n\n") in the new bytes only (plus a carried "\n"): re-splitting the
+    // whole text each time made the clients' own work quadratic in the stream's length.
+    const joined = carry + (chunk as Buffer).toString('utf8');
+    complete += joined.split('\n\n').length - 1;
+    carry = joined.endsWith('\n') && !joined.endsWith('\n\n') ? '\n' : '';
+    while (arrivals.length < complete) arrivals.push(performance.now());
+    if (firstOnly && complete > 0) break;
+  }
+  const sent = origin.eventTimes.get(label) ?? [];
+  return { firstEventMs: (arrivals[0] ?? NaN) - started, delays: arrivals.map((at, i) => at - (sent[i] as number)), events: arrivals.length };
+}
+
+const pinned = (cpu: string | undefined, argv: string[]): string[] => (cpu === undefined ? argv : ['taskset', '-c', cpu, ...argv]);
+
+interface ChildServer {
+  port: number;
+  /** How many characters it has written to stderr so far, and what it wrote since such a mark. */
+  mark(): number;
+  since(mark: number): string;
+  signal(name: NodeJS.Signals): void;
+  stop(): Promise<void>;
+}
+
+/** Spawns `argv` and waits (≤ 15 s) for `ready` in its stderr; stop() ends it (SIGTERM, then SIGKILL). */
+async function spawnServer(argv: string[], ready: string, port: number): Promise<ChildServer & { child: ChildProcess }> {
+  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+  let output = '';
+  let written = 0;
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    output = (output + d).slice(-4000);
+    written += d.length;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A bench that dies or is interrupted must not leave it running.
+  const orphan = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', orphan);
+  void exited.then(() => process.removeListener('exit', orphan));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 15_000;
+  while (!output.includes(ready)) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${argv.join(' ')} exited during start-up:\n${output}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${argv.join(' ')} not ready in 15 s:\n${output}`);
     }
-    const sent = origin.eventTimes.get(label) ?? [];
-    return { delays: arrivals.map((at, i) => at - (sent[i] as number)), ttfb };
-  } finally {
-    await dispatcher.close();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const since = (mark: number): string => output.slice(Math.max(0, output.length - (written - mark)));
+  return { child, port, mark: () => written, since, signal: (name) => child.kill(name), stop };
+}
+
+/** node-floor's event-loop lag since the previous call (SIGUSR2; bench/peers/node-floor-server.ts). */
+async function floorLag(floor: ChildServer): Promise<{ p99: number; max: number }> {
+  const mark = floor.mark();
+  floor.signal('SIGUSR2');
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const m = /node-floor: lag p99 (\S+) max (\S+)\n/.exec(floor.since(mark));
+    if (m !== null) return { p99: Number(m[1]), max: Number(m[2]) };
+    if (Date.now() > deadline) throw new Error('node-floor did not report its event-loop lag');
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
-const p99 = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * 0.99))] as number;
-const direct: number[] = [];
-const proxied: number[] = [];
-const ttfbDirect: number[] = [];
-const ttfbProxied: number[] = [];
-const firstDirect: number[] = [];
-const firstProxied: number[] = [];
-for (let i = 0; i < ROUNDS; i++) {
-  const d = await run(`direct-${i}`, origin.port, readFileSync(pki.caCert, 'utf8'), ADDRESS);
-  const p = await run(`sluice-${i}`, t.sluice.ports.https, readFileSync(t.caCert, 'utf8'), '127.0.0.1');
-  direct.push(...d.delays.slice(1));
-  proxied.push(...p.delays.slice(1));
-  ttfbDirect.push(d.ttfb);
-  ttfbProxied.push(p.ttfb);
-  if (d.delays[0] !== undefined) firstDirect.push(d.delays[0]);
-  if (p.delays[0] !== undefined) firstProxied.push(p.delays[0]);
+/** node-floor towards the origin, serving a certificate for HOST from the origin's own CA. */
+async function startNodeFloor(options: LlmStreamOptions, dir: string, pki: TestPki, originPort: number): Promise<ChildServer> {
+  const floorDir = join(dir, 'node-floor');
+  await mkdir(floorDir);
+  const leaf = await pki.issue([HOST], 'node-floor');
+  await copyFile(pki.caCert, join(floorDir, 'test-ca.crt'));
+  await copyFile(leaf.cert, join(floorDir, 'origin.crt'));
+  await copyFile(leaf.key, join(floorDir, 'origin.key'));
+  const port = await freePort();
+  const server = join(options.repoRoot, 'bench', 'peers', 'node-floor-server.ts');
+  return spawnServer(pinned(options.cpu, [process.execPath, server, floorDir, String(port), `${ORIGIN_ADDRESS}:${originPort}`, HOST]), 'node-floor: listening', port);
 }
-// CONCURRENT streams at once through sluice. sluice runs in this process (test helper), so the
-// lag below also carries the clients' own work: an upper bound for sluice's.
-// Two windows: everything (200 TLS handshakes in this one process at once), and the streaming
-// alone, from the moment every stream has its first bytes.
-const loop = monitorEventLoopDelay({ resolution: 1 });
-const streaming = monitorEventLoopDelay({ resolution: 1 });
-loop.enable();
-let streamsStarted = 0;
-const onFirstByte = (): void => {
-  if (++streamsStarted === CONCURRENT) streaming.enable();
-};
-const many = await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => run(`many-${i}`, t.sluice.ports.https, readFileSync(t.caCert, 'utf8'), '127.0.0.1', onFirstByte)));
-loop.disable();
-streaming.disable();
-const manyDelays = many.flatMap((r) => r.delays.slice(1));
-const lagMs = (ns: number): number => Math.max(0, ns / 1e6 - 1); // beyond the 1 ms sampling interval
-console.log(`LLM stream: ${ROUNDS} streams each way, events ${INTERVAL_MS} ms apart, new connection per stream, LLM log on`);
-console.log('| | direct | through sluice | added |\n|---|---|---|---|');
-console.log(`| time to first byte, median | ${median(ttfbDirect).toFixed(2)} ms | ${median(ttfbProxied).toFixed(2)} ms | ${(median(ttfbProxied) - median(ttfbDirect)).toFixed(2)} ms |`);
-console.log(`| first event: origin write → client has it, median | ${median(firstDirect).toFixed(2)} ms | ${median(firstProxied).toFixed(2)} ms | ${(median(firstProxied) - median(firstDirect)).toFixed(2)} ms |`);
-console.log(`| origin write → client has event, median | ${median(direct).toFixed(2)} ms | ${median(proxied).toFixed(2)} ms | ${(median(proxied) - median(direct)).toFixed(2)} ms |`);
-console.log(`| origin write → client has event, p99 | ${p99(direct).toFixed(2)} ms | ${p99(proxied).toFixed(2)} ms | ${(p99(proxied) - p99(direct)).toFixed(2)} ms |`);
-console.log(`\n${CONCURRENT} streams at once through sluice: origin write → client has event, median ${median(manyDelays).toFixed(2)} ms, p99 ${p99(manyDelays).toFixed(2)} ms; event-loop lag (sluice and the clients, one process) p99 ${lagMs(loop.percentile(99)).toFixed(2)} ms, max ${lagMs(loop.max).toFixed(2)} ms; once all were streaming: p99 ${lagMs(streaming.percentile(99)).toFixed(2)} ms, max ${lagMs(streaming.max).toFixed(2)} ms`);
-await t.stop();
-await origin.stop();
-await dns.stop();
-process.exit(0);
+
+interface SluiceProcess {
+  child: ChildProcess;
+  httpsPort: number;
+  adminPort: number;
+  caCert: string;
+  stop(): Promise<void>;
+}
+
+async function startSluiceProcess(options: LlmStreamOptions, dir: string, originPort: number, originCa: string, dns: string): Promise<SluiceProcess> {
+  const [httpsPort, httpPort, denyPort, dnsPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const config = join(dir, 'sluice.toml');
+  await writeFile(config, `[proxy]
+agent = "bench-llm"
+ca_dir = "${join(dir, 'certs')}"
+log_dir = "${join(dir, 'logs')}"
+extra_upstream_ca = "${originCa}"
+https_port = ${httpsPort}
+http_port = ${httpPort}
+deny_port = ${denyPort}
+dns_port = ${dnsPort}
+admin_port = ${adminPort}
+
+[upstream]
+https_port = ${originPort}
+
+[dns]
+upstream = "${dns}"
+
+[[allow]]
+host = "${HOST}"
+llm = "anthropic"
+private = true
+`);
+  const bin = join(options.repoRoot, 'bin', 'sluice.js');
+  const { child, stop } = await spawnServer(pinned(options.cpu, [process.execPath, ...(options.nodeFlags ?? []), bin, 'run', '-c', config]), 'sluice: listening on', httpsPort);
+  return { child, httpsPort, adminPort, caCert: await readFile(join(dir, 'certs', 'ca.crt'), 'utf8'), stop };
+}
+
+/** sluice's event-loop lag since the previous scrape, ms: p99 and max. */
+async function scrapeLag(adminPort: number): Promise<{ p99: number; max: number }> {
+  const res = await request(`http://127.0.0.1:${adminPort}/metrics`);
+  const text = await res.body.text();
+  const gauge = (name: string): number => {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    if (m?.[1] === undefined) throw new Error(`/metrics has no ${name}`);
+    return Number(m[1]) * 1000;
+  };
+  return { p99: gauge('sluice_event_loop_lag_p99_seconds'), max: gauge('sluice_event_loop_lag_max_seconds') };
+}
+
+export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmStreamResult> {
+  const rounds = options.rounds ?? 5;
+  const calls = options.concurrent ?? 100;
+  const streamsPerCall = options.streamsPerCall ?? 3;
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-llm-'));
+  const pki = await createTestPki();
+  const origin = await startLlmOrigin(await pki.issue([HOST]), ORIGIN_ADDRESS);
+  const dns = await startDnsmasq({ [HOST]: [ORIGIN_ADDRESS] });
+  const originCa = await readFile(pki.caCert, 'utf8');
+  let sluice: SluiceProcess | undefined;
+  let floor: ChildServer | undefined;
+  const dispatchers: Agent[] = [];
+  const open = (ca: string, address: string): Agent => {
+    const d = dispatcherTo(ca, address);
+    dispatchers.push(d);
+    return d;
+  };
+  try {
+    sluice = await startSluiceProcess(options, dir, origin.port, pki.caCert, dns.address);
+    floor = await startNodeFloor(options, dir, pki, origin.port);
+    const s = sluice;
+    // Each way to the origin: the client's trust, the address it dials, the port.
+    const paths = {
+      direct: { ca: originCa, address: ORIGIN_ADDRESS, port: origin.port },
+      sluice: { ca: s.caCert, address: '127.0.0.1', port: s.httpsPort },
+      nodeFloor: { ca: originCa, address: '127.0.0.1', port: floor.port },
+    };
+    const names = Object.keys(paths) as Array<keyof typeof paths>;
+    const perPath = <T>(make: () => T): ByPath<T> => ({ direct: make(), sluice: make(), nodeFloor: make() });
+
+    // A new connection per stream, and streams on a connection kept alive (warmed once first, on
+    // both legs: a proxy keeps its upstream connection as the client keeps its own). The ways
+    // take turns, so that each sees the same machine.
+    const cold = perPath<number[]>(() => []);
+    const warm = perPath<number[]>(() => []);
+    const delays = perPath<number[]>(() => []);
+    const kept = perPath(() => undefined as Agent | undefined);
+    for (const name of names) {
+      const agent = open(paths[name].ca, paths[name].address);
+      kept[name] = agent;
+      await stream(origin, agent, paths[name].port, `warm-${name}`);
+    }
+    for (let i = 0; i < rounds; i++) {
+      for (const name of names) {
+        const { ca, address, port } = paths[name];
+        const c = await stream(origin, open(ca, address), port, `cold-${name}-${i}`, true);
+        const w = await stream(origin, kept[name] as Agent, port, `warm-${name}-${i}`);
+        cold[name].push(c.firstEventMs);
+        warm[name].push(w.firstEventMs);
+        delays[name].push(...w.delays.slice(1));
+      }
+    }
+
+    // `calls` clients, each on its own connection, connected and warmed first (so the window
+    // holds streaming only, not 2 × `calls` TLS handshakes), then all streaming at once; through
+    // sluice, then through node-floor for its floor.
+    const concurrent = async (name: 'sluice' | 'nodeFloor', lag: () => Promise<{ p99: number; max: number }>): Promise<ConcurrentCalls> => {
+      const { ca, address, port } = paths[name];
+      const clients = Array.from({ length: calls }, () => open(ca, address));
+      await Promise.all(clients.map((d, i) => stream(origin, d, port, `many-warm-${name}-${i}`)));
+      await lag(); // starts the window
+      let failed = 0;
+      const many = await Promise.all(clients.map(async (d, i) => {
+        const out: number[] = [];
+        for (let k = 0; k < streamsPerCall; k++) {
+          try {
+            const r = await stream(origin, d, port, `many-${name}-${i}-${k}`);
+            if (r.events === 0) failed++;
+            out.push(...r.delays.slice(1));
+          } catch {
+            failed++;
+          }
+        }
+        return out;
+      }));
+      const window = await lag();
+      await Promise.all(clients.map((d) => d.close()));
+      return { eventDelay: spread(many.flat()), lagP99Ms: window.p99, lagMaxMs: window.max, failed };
+    };
+    const f = floor;
+    const sluiceCalls = await concurrent('sluice', () => scrapeLag(s.adminPort));
+    const floorCalls = await concurrent('nodeFloor', () => floorLag(f));
+    return {
+      rounds,
+      intervalMs: INTERVAL_MS,
+      firstEvent: { direct: median(warm.direct), sluice: median(warm.sluice), nodeFloor: median(warm.nodeFloor) },
+      firstEventNewConnection: { direct: median(cold.direct), sluice: median(cold.sluice), nodeFloor: median(cold.nodeFloor) },
+      eventDelay: { direct: spread(delays.direct), sluice: spread(delays.sluice), nodeFloor: spread(delays.nodeFloor) },
+      concurrent: { calls, streamsPerCall, sluice: sluiceCalls, nodeFloor: floorCalls },
+    };
+  } finally {
+    await Promise.all(dispatchers.map((d) => d.destroy().catch(() => undefined)));
+    await sluice?.stop();
+    await floor?.stop();
+    await origin.stop();
+    await dns.stop();
+    await rm(pki.dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values, positionals } = parseArgs({ options: { cpu: { type: 'string' } }, allowPositionals: true });
+  const result = await measureLlmStreams({ repoRoot: dirname(dirname(fileURLToPath(import.meta.url))), cpu: values.cpu, nodeFlags: positionals });
+  console.log(renderLlmStreams(result).join('\n'));
+}

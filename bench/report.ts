@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Contention } from './cpu-contention.ts';
 import type { IdleMemoryResult } from './idle-memory.ts';
+import type { ByPath, ConcurrentCalls, LlmStreamResult, Spread } from './llm-stream.ts';
 import type { DownloadResult, WrkResult } from './load.ts';
 import { unproxiedProblem } from './load.ts';
 
@@ -40,6 +41,8 @@ export interface RunRecord {
   environment: Record<string, string>;
   settings: Record<string, string | number>;
   peers: PeerResult[];
+  /** The LLM stream measurement (bench/llm-stream.ts), or why it has no figures. */
+  llm?: { result?: LlmStreamResult; problem?: string };
   goals: GoalCheck[];
 }
 
@@ -58,8 +61,31 @@ function best(peers: PeerResult[], prefix: string): PeerResult | undefined {
     .sort((a, b) => (b.keepAlive?.requestsPerSec ?? 0) - (a.keepAlive?.requestsPerSec ?? 0))[0];
 }
 
-/** Checks sluice's performance bar against the peers of the same run. */
-export function checkGoals(peers: PeerResult[]): GoalCheck[] {
+/**
+ * The two LLM targets: time to the first SSE event, and sluice's event-loop lag under 100
+ * streaming calls, judged at its p99: the window's single worst stall on these shared-VM
+ * machines is the host's as often as the process's (node-floor, forwarding the same calls with
+ * nothing to do, had a max of 6–28 ms over runs where its p99 stayed at 2–7 ms); the max is
+ * shown beside it.
+ */
+function llmGoals(llm: LlmStreamResult | undefined): GoalCheck[] {
+  const added = llm === undefined ? undefined : llm.firstEvent.sluice - llm.firstEvent.direct;
+  const c = llm?.concurrent.sluice;
+  // A lag read while streams failed is no lag of 100 streaming calls.
+  const lag = c === undefined || c.failed > 0 ? undefined : c;
+  const floor = llm?.concurrent.nodeFloor;
+  return [
+    { goal: 'time to first SSE event +≤ 1 ms (LLM log on)', value: `+${fixed(added, 2)} ms (node-floor +${fixed(llm === undefined ? undefined : llm.firstEvent.nodeFloor - llm.firstEvent.direct, 2)} ms)`, pass: added === undefined ? undefined : added <= 1 },
+    {
+      goal: `${llm?.concurrent.calls ?? 100} concurrent streaming calls: event-loop lag ≤ 10 ms (p99)`,
+      value: `p99 ${fixed(lag?.lagP99Ms, 1)} ms, max ${fixed(lag?.lagMaxMs, 1)} ms (node-floor p99 ${fixed(floor?.lagP99Ms, 1)}, max ${fixed(floor?.lagMaxMs, 1)} ms)`,
+      pass: lag === undefined ? undefined : lag.lagP99Ms <= 10,
+    },
+  ];
+}
+
+/** Checks sluice's performance bar against the peers of the same run (and the LLM streams). */
+export function checkGoals(peers: PeerResult[], llm?: LlmStreamResult): GoalCheck[] {
   const sluice = peers.find((p) => p.name === 'sluice');
   const direct = peers.find((p) => p.name === 'direct');
   const squid = best(peers, 'squid');
@@ -108,6 +134,7 @@ export function checkGoals(peers: PeerResult[]): GoalCheck[] {
     check('start to ready ≤ 500 ms', `${fixed(sluice?.readyMs, 0)} ms`, sluice?.readyMs === undefined ? undefined : sluice.readyMs <= 500),
     check('resumed TLS conn/s ≥ ½ direct', `${whole(sluice?.resumedConnections?.requestsPerSec)} vs ½ × ${whole(direct?.resumedConnections?.requestsPerSec)}`,
       sluice?.resumedConnections === undefined || direct?.resumedConnections === undefined ? undefined : sluice.resumedConnections.requestsPerSec >= direct.resumedConnections.requestsPerSec / 2),
+    ...llmGoals(llm),
   ];
 }
 
@@ -154,6 +181,34 @@ export function floorLines(peers: PeerResult[]): string[] {
   ];
 }
 
+/** The LLM stream result as Markdown lines: a table, its floor, and the concurrent calls. */
+export function renderLlmStreams(r: LlmStreamResult): string[] {
+  const ms = (v: number): string => `${fixed(v, 2)} ms`;
+  const plus = (v: number, base: number): string => `${v - base >= 0 ? '+' : ''}${fixed(v - base, 2)}`;
+  const row = (what: string, v: ByPath<number>): string => `| ${what} | ${ms(v.direct)} | ${ms(v.nodeFloor)} (${plus(v.nodeFloor, v.direct)}) | ${ms(v.sluice)} (${plus(v.sluice, v.direct)}) |`;
+  const pick = (k: keyof Spread): ByPath<number> => ({ direct: r.eventDelay.direct[k], sluice: r.eventDelay.sluice[k], nodeFloor: r.eventDelay.nodeFloor[k] });
+  const c = r.concurrent;
+  const calls = (name: string, x: ConcurrentCalls): string =>
+    `| ${name} | ${fixed(x.lagP99Ms, 1)} ms | ${fixed(x.lagMaxMs, 1)} ms | ${ms(x.eventDelay.median)} | ${ms(x.eventDelay.p99)} | ${x.failed} |`;
+  return [
+    `LLM log on; a real Anthropic tool-use SSE stream, one event every ${r.intervalMs} ms; ${r.rounds} streams per way and row, the ways taking turns; sluice and node-floor each in its own process on the peer core`,
+    '',
+    '| | direct | node-floor (added) | sluice (added) |',
+    '|---|---:|---:|---:|',
+    row('request → first event, kept-alive connection, median', r.firstEvent),
+    row('request → first event, new connection, median', r.firstEventNewConnection),
+    row('origin writes an event → client has it, median', pick('median')),
+    row('origin writes an event → client has it, p99', pick('p99')),
+    '',
+    `${c.calls} streaming calls at once (${c.streamsPerCall} streams each, connections warm); lag beyond the 10 ms sampling interval (sluice: its /metrics):`,
+    '',
+    '| through | event-loop lag p99 | lag max | origin write → client has the event, median | p99 | streams failed |',
+    '|---|---:|---:|---:|---:|---:|',
+    calls('node-floor', c.nodeFloor),
+    calls('sluice', c.sluice),
+  ];
+}
+
 export function renderMarkdown(record: RunRecord): string {
   const direct = record.peers.find((p) => p.name === 'direct');
   const directP50 = direct?.latency?.p50Ms;
@@ -176,6 +231,11 @@ export function renderMarkdown(record: RunRecord): string {
   lines.push('', '## sluice against its bar (same run)', '');
   for (const g of record.goals) lines.push(`- ${g.pass === undefined ? '⚪ n/a' : g.pass ? '✅' : '❌'} ${g.goal}: ${g.value}`);
   lines.push(...floorLines(record.peers));
+  if (record.llm !== undefined) {
+    lines.push('', '## LLM streams', '');
+    if (record.llm.result !== undefined) lines.push(...renderLlmStreams(record.llm.result));
+    if (record.llm.problem !== undefined) lines.push(`- not measured: ${record.llm.problem}`);
+  }
   const problems = record.peers.flatMap((p) => p.problems.map((x) => `- ${p.name}: ${x}`));
   if (problems.length > 0) lines.push('', '## Problems seen', '', ...problems);
   lines.push('', '## How this was measured', '');

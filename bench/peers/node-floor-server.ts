@@ -10,6 +10,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, type Dispatcher } from 'undici';
 
 const [dir = '.', portText = '15443', originAddr = '127.0.0.1', originName = 'localhost'] = process.argv.slice(2);
@@ -63,3 +64,16 @@ const server = https.createServer({ cert: readFileSync(join(dir, 'origin.crt')),
 server.keepAliveTimeout = 60_000;
 server.listen(Number(portText), () => process.stderr.write(`node-floor: listening on ${portText}\n`));
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
+
+// Event-loop lag, sampled as sluice samples its own (10 ms; src/admin/metrics.ts) so the LLM
+// stream bench can set the floor beside sluice's figure: SIGUSR2 prints the lag beyond the
+// sampling interval since the previous SIGUSR2 (p99 and max, ms) and starts a new window.
+const LOOP_SAMPLE_MS = 10;
+const loop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+loop.enable();
+const beyond = (ns: number): string => Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS).toFixed(3);
+process.on('SIGUSR2', () => {
+  const any = loop.count > 0;
+  process.stderr.write(`node-floor: lag p99 ${any ? beyond(loop.percentile(99)) : '0'} max ${any ? beyond(loop.max) : '0'}\n`);
+  loop.reset();
+});

@@ -2,7 +2,8 @@
 // or an inverted comparison would silently turn a failed goal into a pass.
 import { describe, expect, it } from 'vitest';
 import { parseWrk, unproxiedProblem } from '../../bench/load.ts';
-import { checkGoals, floorLines } from '../../bench/report.ts';
+import { checkGoals, floorLines, renderLlmStreams } from '../../bench/report.ts';
+import type { LlmStreamResult } from '../../bench/llm-stream.ts';
 import type { PeerResult } from '../../bench/report.ts';
 
 const WRK_LATENCY = `Running 8s test @ https://origin.bench.test/
@@ -81,6 +82,45 @@ describe('checkGoals', () => {
 
   it('has no verdict where a figure is missing', () => {
     expect(checkGoals(peers).every((g) => g.pass === undefined)).toBe(true);
+  });
+});
+
+function llm(firstEvent: { direct: number; sluice: number }, lagP99Ms: number, failed = 0): LlmStreamResult {
+  const spread = { median: 0.4, p99: 1 };
+  return {
+    rounds: 7,
+    intervalMs: 20,
+    firstEvent: { ...firstEvent, nodeFloor: firstEvent.direct + 0.5 },
+    firstEventNewConnection: { direct: 4, sluice: 6, nodeFloor: 5.5 },
+    eventDelay: { direct: spread, sluice: spread, nodeFloor: spread },
+    concurrent: {
+      calls: 100,
+      streamsPerCall: 3,
+      sluice: { eventDelay: spread, lagP99Ms, lagMaxMs: lagP99Ms * 3, failed },
+      nodeFloor: { eventDelay: spread, lagP99Ms: 1, lagMaxMs: 2, failed: 0 },
+    },
+  };
+}
+
+describe('the LLM stream targets', () => {
+  const goal = (r: LlmStreamResult | undefined, name: RegExp): boolean | undefined => checkGoals([], r).find((g) => name.test(g.goal))?.pass;
+
+  it('judges the first event by what sluice adds to direct, at the bar exactly', () => {
+    expect(goal(llm({ direct: 1, sluice: 2 }, 5), /first SSE event/)).toBe(true);
+    expect(goal(llm({ direct: 1, sluice: 2.01 }, 5), /first SSE event/)).toBe(false);
+  });
+
+  it('judges the lag at its p99, and gives no verdict when streams failed or nothing was measured', () => {
+    expect(goal(llm({ direct: 1, sluice: 1.2 }, 10), /event-loop lag/)).toBe(true);
+    expect(goal(llm({ direct: 1, sluice: 1.2 }, 10.1), /event-loop lag/)).toBe(false);
+    expect(goal(llm({ direct: 1, sluice: 1.2 }, 3, 1), /event-loop lag/)).toBeUndefined();
+    expect(goal(undefined, /event-loop lag/)).toBeUndefined();
+    expect(goal(undefined, /first SSE event/)).toBeUndefined();
+  });
+
+  it('shows the floor beside sluice, each as added to direct', () => {
+    const row = renderLlmStreams(llm({ direct: 1, sluice: 3.25 }, 12)).find((l) => l.startsWith('| request → first event, kept-alive'));
+    expect(row).toBe('| request → first event, kept-alive connection, median | 1.00 ms | 1.50 ms (+0.50) | 3.25 ms (+2.25) |');
   });
 });
 
