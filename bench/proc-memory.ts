@@ -34,7 +34,7 @@ export async function processTree(root: number): Promise<number[]> {
   return tree;
 }
 
-async function statusKib(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+async function statusKib(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): Promise<number> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
@@ -48,6 +48,17 @@ async function statusKib(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number>
 export async function treeRssKib(root: number): Promise<number> {
   let sum = 0;
   for (const pid of await processTree(root)) sum += await statusKib(pid, 'VmRSS');
+  return sum;
+}
+
+/**
+ * The anonymous part of the tree's resident set, KiB: what each copy of the peer costs. The
+ * rest is file pages (mostly the executable's code), shared by every process running the same
+ * binary, e.g. every sidecar of one image on a node.
+ */
+export async function treeRssAnonKib(root: number): Promise<number> {
+  let sum = 0;
+  for (const pid of await processTree(root)) sum += await statusKib(pid, 'RssAnon');
   return sum;
 }
 

@@ -15,6 +15,8 @@ export interface PeerResult {
   reason?: string;
   notes: string[];
   startRssKib?: number;
+  /** Its anonymous part (proc-memory.ts: treeRssAnonKib). */
+  startRssAnonKib?: number;
   keepAlive?: WrkResult;
   latency?: WrkResult;
   newConnections?: WrkResult;
@@ -146,6 +148,12 @@ function downloadCell(p: PeerResult, kind: 'download' | 'upload' = 'download'): 
 }
 
 /** Requests per CPU-second of the peer: comparable across runs on a busy machine. */
+/** RSS at start, MiB, with its anonymous part (the per-copy cost; the rest is shared code pages). */
+function startRssCell(p: PeerResult): string {
+  const mib = (kib: number | undefined): string => fixed(kib === undefined ? undefined : kib / 1024, 1);
+  return p.startRssAnonKib === undefined ? mib(p.startRssKib) : `${mib(p.startRssKib)} (anon ${mib(p.startRssAnonKib)})`;
+}
+
 function perCpu(r: { requestsPerSec: number; peerCores?: number } | undefined): string {
   if (r?.peerCores === undefined || r.peerCores <= 0) return '—';
   return whole(r.requestsPerSec / r.peerCores);
@@ -176,7 +184,7 @@ export function floorLines(peers: PeerResult[]): string[] {
     '', '## Node\'s floor (node-floor: https server + undici pool, no policy, no log)', '',
     `- keep-alive: node-floor ${whole(floor.keepAlive?.requestsPerSec)} req/s = ${ratio(floor.keepAlive?.requestsPerSec, squid?.keepAlive?.requestsPerSec)} squid; sluice = ${ratio(sluice?.keepAlive?.requestsPerSec, floor.keepAlive?.requestsPerSec)} node-floor`,
     `- idle connection: node-floor ${fixed(floor.idle?.kibPerConnection, 1)} KiB, sluice ${fixed(sluice?.idle?.kibPerConnection, 1)} KiB`,
-    `- RSS at start: node-floor ${mib(floor.startRssKib)} MiB, sluice ${mib(sluice?.startRssKib)} MiB`,
+    `- RSS at start: node-floor ${mib(floor.startRssKib)} MiB (anon ${mib(floor.startRssAnonKib)}), sluice ${mib(sluice?.startRssKib)} MiB (anon ${mib(sluice?.startRssAnonKib)})`,
     `- 100 MiB upload: node-floor ${fixed(floor.upload?.mbPerSec, 0)} MB/s, sluice ${fixed(sluice?.upload?.mbPerSec, 0)} MB/s, squid ${fixed(squid?.upload?.mbPerSec, 0)} MB/s`,
   ];
 }
@@ -226,7 +234,7 @@ export function renderMarkdown(record: RunRecord): string {
     }
     const p50 = p.latency?.p50Ms;
     const added = p.name === 'direct' || p50 === undefined || directP50 === undefined ? undefined : p50 - directP50;
-    lines.push(`| ${p.name} | ${whole(p.keepAlive?.requestsPerSec)} | ${perCpu(p.keepAlive)} | ${fixed(p50, 3)} | ${fixed(p.latency?.p99Ms, 3)} | ${p.name === 'direct' ? '0' : fixed(added, 3)} | ${whole(p.newConnections?.requestsPerSec)} | ${perCpu(p.newConnections)} | ${whole(p.resumedConnections?.requestsPerSec)} | ${fixed(p.idle?.kibPerConnection, 1)} | ${downloadCell(p)} | ${peakCell(p)} | ${downloadCell(p, 'upload')} | ${peakCell(p, 'upload')} | ${fixed(p.startRssKib === undefined ? undefined : p.startRssKib / 1024, 1)} | ${fixed(p.readyMs, 0)} | ${fixed(p.contention?.otherCores, 2)} |`);
+    lines.push(`| ${p.name} | ${whole(p.keepAlive?.requestsPerSec)} | ${perCpu(p.keepAlive)} | ${fixed(p50, 3)} | ${fixed(p.latency?.p99Ms, 3)} | ${p.name === 'direct' ? '0' : fixed(added, 3)} | ${whole(p.newConnections?.requestsPerSec)} | ${perCpu(p.newConnections)} | ${whole(p.resumedConnections?.requestsPerSec)} | ${fixed(p.idle?.kibPerConnection, 1)} | ${downloadCell(p)} | ${peakCell(p)} | ${downloadCell(p, 'upload')} | ${peakCell(p, 'upload')} | ${startRssCell(p)} | ${fixed(p.readyMs, 0)} | ${fixed(p.contention?.otherCores, 2)} |`);
   }
   lines.push('', '## sluice against its bar (same run)', '');
   for (const g of record.goals) lines.push(`- ${g.pass === undefined ? '⚪ n/a' : g.pass ? '✅' : '❌'} ${g.goal}: ${g.value}`);

@@ -31,7 +31,7 @@ import { PeerUnavailable } from './peers/types.ts';
 import type { Peer, PeerContext, RunningPeer } from './peers/types.ts';
 import { makeBenchPki } from './pki.ts';
 import type { BenchPki } from './pki.ts';
-import { resetPeakRss, treePeakRssKib, treeRssKib } from './proc-memory.ts';
+import { resetPeakRss, treePeakRssKib, treeRssAnonKib, treeRssKib } from './proc-memory.ts';
 import { checkGoals, renderMarkdown, writeResults } from './report.ts';
 import type { PeerResult, RunRecord } from './report.ts';
 
@@ -196,7 +196,10 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
     if (running.capture !== undefined) result.notes.push(`capture: ${(await describeCapture()).split('\n').filter((l) => l.startsWith('-A')).length} rules, tcp/443 → :${running.capture.httpsPort}`);
     const pid = running.pid;
     result.readyMs = running.readyMs?.();
-    if (pid !== undefined) result.startRssKib = await treeRssKib(pid);
+    if (pid !== undefined) {
+      result.startRssKib = await treeRssKib(pid);
+      result.startRssAnonKib = await treeRssAnonKib(pid);
+    }
     // Transfers first, on a fresh peer after a 1 MiB warm-up: RSS growth is then measured from
     // the peer's start-up level, not from a high-water mark that the idle test left behind.
     // Both transfers' growth is taken from this one level: memory the download grew and kept
