@@ -1,11 +1,25 @@
 // Prometheus metrics, on a registry of sluice's own. Labels are closed sets (decision, status,
 // reason code, listener): never a host name or anything an agent controls without bound.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createRequire } from 'node:module';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { createLeanHistogram, type LeanHistogram } from './lean-histogram.ts';
+import { createLoopLag, LOOP_IDLE_AFTER_MS, type LoopActivity } from './loop-lag.ts';
 
-/** Sampling interval of the event-loop delay histogram (prom-client's default precision). */
-const LOOP_SAMPLE_MS = 10;
+const require = createRequire(import.meta.url);
+
+/**
+ * prom-client's default process and Node metrics (sluice_process_*, sluice_nodejs_heap_*,
+ * _gc_*, …), each from the collector collectDefaultMetrics itself runs, but for its event-loop
+ * lag: that one samples every 10 ms for the life of the process, idle or not (loop-lag.ts
+ * samples only while there is work, and gives sluice_event_loop_lag_* net of the interval).
+ */
+function collectProcessMetrics(registry: Registry): void {
+  for (const name of collectDefaultMetrics.metricsList) {
+    if (name === 'eventLoopLag') continue;
+    const collector = require(`prom-client/lib/metrics/${name}`) as (registry: Registry, config: { prefix: string }) => void;
+    collector(registry, { prefix: 'sluice_' });
+  }
+}
 
 export interface Metrics {
   readonly registry: Registry;
@@ -17,11 +31,13 @@ export interface Metrics {
   readonly certsMinted: Counter;
   readonly dnsQueries: Counter<'decision'>;
   readonly reloads: Counter<'result'>;
+  /** Tells the event-loop lag sampling when there is work (loop-lag.ts). */
+  readonly loopActivity: LoopActivity;
 }
 
-export function createMetrics(): Metrics {
+export function createMetrics(options: { loopIdleAfterMs?: number } = {}): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sluice_' });
+  collectProcessMetrics(registry);
   // prom-client hashes label sets on every inc(), which cost ~10 % of keep-alive throughput;
   // requests are counted in a plain Map and handed to the counter when it is scraped.
   const requestCounts = new Map<string, { labels: { decision: string; status: string; reason: string }; count: number }>();
@@ -35,23 +51,18 @@ export function createMetrics(): Metrics {
       for (const { labels, count } of requestCounts.values()) this.inc(labels, count);
     },
   });
-  // prom-client's sluice_nodejs_eventloop_lag_p99_seconds (and _p50, _max…) include the 10 ms
-  // sampling interval itself (an idle loop reads ~0.0101 s); these gauges are the lag beyond it,
-  // since the previous scrape. The max catches a single stall that a p99 of ~6,000 samples
-  // a minute would not.
-  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
-  loopDelay.enable();
-  const beyondSample = (ns: number): number => Math.max(0, ns / 1e9 - LOOP_SAMPLE_MS / 1000);
+  // The lag beyond the 10 ms sampling interval, since the previous scrape. The max catches a
+  // single stall that a p99 of ~6,000 samples a minute would not.
+  const loopLag = createLoopLag(options.loopIdleAfterMs ?? LOOP_IDLE_AFTER_MS);
   let lagMax = 0;
   new Gauge({
     name: 'sluice_event_loop_lag_p99_seconds',
-    help: 'p99 event-loop lag since the previous scrape (delay beyond the 10 ms sampling interval)',
+    help: 'p99 event-loop lag since the previous scrape (delay beyond the 10 ms sampling interval; sampled while sluice has work)',
     registers: [registry],
     collect() {
-      const any = loopDelay.count > 0;
-      this.set(any ? beyondSample(loopDelay.percentile(99)) : 0);
-      lagMax = any ? beyondSample(loopDelay.max) : 0;
-      loopDelay.reset();
+      const lag = loopLag.take();
+      this.set(lag.p99);
+      lagMax = lag.max;
     },
   });
   new Gauge({
@@ -81,5 +92,6 @@ export function createMetrics(): Metrics {
     certsMinted: new Counter({ name: 'sluice_certs_minted_total', help: 'Leaf certificates minted', registers: [registry] }),
     dnsQueries: new Counter({ name: 'sluice_dns_queries_total', help: 'DNS queries answered by decision', labelNames: ['decision'], registers: [registry] }),
     reloads: new Counter({ name: 'sluice_config_reloads_total', help: 'Configuration reloads by result', labelNames: ['result'], registers: [registry] }),
+    loopActivity: loopLag,
   };
 }

@@ -39,8 +39,10 @@ export function createHttpCapture(options: HttpCaptureOptions): http.Server {
     const { metrics } = options.current().services;
     metrics.connections.inc({ listener: 'http' });
     metrics.activeConnections.inc({ listener: 'http' });
+    const idle = metrics.loopActivity.connectionOpened();
     socket.once('close', () => {
       metrics.activeConnections.dec({ listener: 'http' });
+      idle();
     });
     (socket as WithConnection)[kConnection] = {
       id: nextConnectionId(),

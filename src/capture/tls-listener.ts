@@ -141,8 +141,10 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
     const { metrics } = services();
     metrics.connections.inc({ listener: 'tls' });
     metrics.activeConnections.inc({ listener: 'tls' });
+    const idle = metrics.loopActivity.connectionOpened();
     socket.once('close', () => {
       metrics.activeConnections.dec({ listener: 'tls' });
+      idle();
     });
     socket.setNoDelay(true);
     let buffered: Buffer | undefined;

@@ -198,6 +198,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     deny: config.dns.deny,
     log: (record: DnsLogRecord) => {
       metrics.dnsQueries.inc({ decision: record.decision });
+      metrics.loopActivity.touch();
       accessLog.write({ listener: 'dns', host: runtime.credentials.redact(record.name), qtype: record.type, decision: record.decision, reason: record.reason });
     },
   };

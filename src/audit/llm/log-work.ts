@@ -6,7 +6,10 @@
 // bare Node forwarder lagged 5–11 ms (bench/llm-stream.ts; issue 14's bar is 10 ms).
 //
 // One FIFO for the whole process: what one exchange queues runs in the order it was queued
-// (its chunks before its end), and exchanges take turns.
+// (its chunks before its end), and exchanges take turns. An exchange has at most two tasks
+// waiting (one for the chunks copied since its last turn, one for its end:
+// steps/llm-audit/exchange-recorder.ts), so the queue is bounded by the exchanges in flight;
+// every turn of the event loop gives it at least one slice.
 
 /** Longest stretch of log work between two turns of the event loop. */
 export const SLICE_MS = 2;
