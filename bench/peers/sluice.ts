@@ -58,11 +58,13 @@ export function sluicePeer(leafKey?: 'ecdsa' | 'rsa', nodeFlags: string[] = [], 
       await writeFile(config, sluiceConfig(ctx, leafKey, h2Upstream ? ORIGIN_H2_PORT : 443));
       await mkdir(join(ctx.dir, 'home'), { recursive: true });
       await giveTo(ctx.dir, UID);
-      // Fill sluice's compile cache as its installer would (at image build time, as root; at
-      // run time sluice's uid cannot write beside the sources): a start of an installed sluice.
-      await run([process.execPath, bin, 'run', '--help'], { timeoutMs: 30_000 });
-      // Node reads the cache only where it may also write: the image gives it to sluice's uid.
-      await run(['chown', '-R', `${UID}:${UID}`, join(ctx.repoRoot, 'node_modules', '.cache', 'sluice')], { allowFail: true });
+      // Fill sluice's compile cache as its image does at build time: a start of an installed
+      // sluice. Node keeps one cache per uid (…-<uid> folders) and uses it only where that uid
+      // may write, so it is filled as sluice's uid, in a folder given to it.
+      const cache = join(ctx.repoRoot, 'node_modules', '.cache', 'sluice');
+      await mkdir(cache, { recursive: true });
+      await run(['chown', '-R', `${UID}:${UID}`, cache], { allowFail: true });
+      await run(['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', process.execPath, bin, 'run', '--help'], { timeoutMs: 30_000 });
       return startPeerProcess({
         // `npx node bin/sluice.js run -c FILE` minus the npx wrapper process, so the measured
         // process tree is sluice alone: the same Node 24 binary npx would pick.
