@@ -281,8 +281,10 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
     const names = Object.keys(paths) as Array<keyof typeof paths>;
     const perPath = <T>(make: () => T): ByPath<T> => ({ direct: make(), sluice: make(), nodeFloor: make() });
 
-    // A new connection per stream, and streams on a connection kept alive (warmed once first, on
-    // both legs: a proxy keeps its upstream connection as the client keeps its own). The ways
+    // Streams on a connection kept alive (warmed once first, on both legs: a proxy keeps its
+    // upstream connection as the client keeps its own), then a new connection per stream,
+    // abandoned once its first event is in. In that order: an abandoned stream ends its proxy's
+    // upstream connection too, and the next kept-alive stream would pay for a new one. The ways
     // take turns, so that each sees the same machine.
     const cold = perPath<number[]>(() => []);
     const warm = perPath<number[]>(() => []);
@@ -295,12 +297,16 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
     }
     for (let i = 0; i < rounds; i++) {
       for (const name of names) {
-        const { ca, address, port } = paths[name];
-        const c = await stream(origin, open(ca, address), port, `cold-${name}-${i}`, true);
-        const w = await stream(origin, kept[name] as Agent, port, `warm-${name}-${i}`);
-        cold[name].push(c.firstEventMs);
+        const w = await stream(origin, kept[name] as Agent, paths[name].port, `warm-${name}-${i}`);
         warm[name].push(w.firstEventMs);
         delays[name].push(...w.delays.slice(1));
+      }
+    }
+    for (let i = 0; i < rounds; i++) {
+      for (const name of names) {
+        const { ca, address, port } = paths[name];
+        const c = await stream(origin, open(ca, address), port, `cold-${name}-${i}`, true);
+        cold[name].push(c.firstEventMs);
       }
     }
 

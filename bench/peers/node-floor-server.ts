@@ -33,6 +33,12 @@ function upstreamHeaders(headers: IncomingHttpHeaders): Record<string, string | 
 
 const server = https.createServer({ cert: readFileSync(join(dir, 'origin.crt')), key: readFileSync(join(dir, 'origin.key')) }, (req, res) => {
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  // A client that goes away ends the upstream call too (as sluice does): an abandoned stream
+  // relayed on would load the process while the next call is measured.
+  let upstream: Dispatcher.DispatchController | undefined;
+  res.once('close', () => {
+    if (!res.writableFinished) upstream?.abort(new Error('client closed the connection'));
+  });
   agent.dispatch({
     origin: `https://${originAddr}`,
     path: req.url ?? '/',
@@ -40,7 +46,10 @@ const server = https.createServer({ cert: readFileSync(join(dir, 'origin.crt')),
     headers: upstreamHeaders(req.headers),
     body: hasBody ? req : null,
   }, {
-    onRequestStart() {},
+    onRequestStart(c) {
+      upstream = c;
+      if (res.destroyed) c.abort(new Error('client closed the connection'));
+    },
     onResponseStart(_c, status, headers) {
       const out: OutgoingHttpHeaders = {};
       for (const name in headers) if (!HOP_BY_HOP.has(name)) out[name] = headers[name];
