@@ -4,6 +4,7 @@ import type { Config } from '../config/types.ts';
 import type { OpsLog } from '../audit/ops-log.ts';
 import { createLedger, type Ledger } from './ledger.ts';
 import { createStateWriter, loadBudgetState } from './state-file.ts';
+import { runLogWorkNow } from '../audit/llm/log-work.ts';
 
 export interface BudgetService extends Ledger {
   /** Writes pending state now (SIGTERM). */
@@ -19,5 +20,21 @@ export function createBudgetService(config: Config, opsLog: OpsLog, clock: () =>
   ledger.onChange = (state) => writer.save(state);
   // A rebuilt day replaces the unreadable file at once.
   if (loaded.problem !== undefined) writer.save(ledger.snapshot());
-  return Object.assign(ledger, { flush: () => writer.flush() });
+  // Usage is recorded when an exchange's log line is built, which the LLM log does in slices
+  // after the response (audit/llm/log-work.ts): whatever reads the day's counts first lets
+  // every exchange that has ended record its usage, so a call is never checked against a
+  // ledger that lacks the one before it.
+  return {
+    checkBudget(budget, model) {
+      runLogWorkNow();
+      return ledger.checkBudget(budget, model);
+    },
+    takeRequest: (budget) => ledger.takeRequest(budget),
+    record: (model, usage, prices) => ledger.record(model, usage, prices),
+    snapshot() {
+      runLogWorkNow();
+      return ledger.snapshot();
+    },
+    flush: () => writer.flush(),
+  };
 }

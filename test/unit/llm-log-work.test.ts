@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deferLogWork, pendingLogWork } from '../../src/audit/llm/log-work.ts';
+import { deferLogWork, pendingLogWork, runLogWorkNow } from '../../src/audit/llm/log-work.ts';
 import { createLlmLog, type LlmLog } from '../../src/audit/llm/llm-log.ts';
 import { routeLlmRequest } from '../../src/audit/llm/providers.ts';
 import { ExchangeRecorder } from '../../src/steps/llm-audit/exchange-recorder.ts';
@@ -66,6 +66,23 @@ describe('deferLogWork', () => {
     await idle();
     expect(ran).toEqual(['a', 'c']);
     expect(errors.map((e) => (e as Error).message)).toEqual(['broken reassembly']);
+  });
+});
+
+describe('runLogWorkNow (for the budget: usage of ended exchanges before the next check)', () => {
+  it('runs everything queued at once, in order; called from a task, it leaves the queue alone', async () => {
+    const ran: string[] = [];
+    deferLogWork(() => {
+      ran.push('a');
+      runLogWorkNow(); // log work reading the budget: must not run the rest inside this task
+      ran.push('a-end');
+    }, () => undefined);
+    deferLogWork(() => ran.push('b'), () => undefined);
+    runLogWorkNow();
+    expect(ran).toEqual(['a', 'a-end', 'b']);
+    expect(pendingLogWork()).toBe(0);
+    await idle();
+    expect(ran).toEqual(['a', 'a-end', 'b']);
   });
 });
 

@@ -22,6 +22,8 @@ interface Task {
 const queue: Array<Task | undefined> = [];
 let head = 0;
 let scheduled = false;
+/** A task is running (work queued from inside one waits for its turn). */
+let running = false;
 
 /** Queues `run` behind the log work already waiting; `onError` hears what it throws. */
 export function deferLogWork(run: () => void, onError: (err: unknown) => void): void {
@@ -32,16 +34,35 @@ export function deferLogWork(run: () => void, onError: (err: unknown) => void): 
   }
 }
 
+function runNext(): void {
+  const task = queue[head] as Task;
+  queue[head++] = undefined;
+  running = true;
+  try {
+    task.run();
+  } catch (err) {
+    task.onError(err);
+  } finally {
+    running = false;
+  }
+}
+
+/**
+ * Runs everything queued, now, in order. For readers of what exchanges' ends record (the
+ * budget: an agent's next call must be checked against the usage of the one that just ended).
+ * Does nothing when called from log work itself.
+ */
+export function runLogWorkNow(): void {
+  if (running) return;
+  while (head < queue.length) runNext();
+  queue.length = 0;
+  head = 0;
+}
+
 function runSlice(): void {
   const until = performance.now() + SLICE_MS;
   while (head < queue.length) {
-    const task = queue[head] as Task;
-    queue[head++] = undefined;
-    try {
-      task.run();
-    } catch (err) {
-      task.onError(err);
-    }
+    runNext();
     if (performance.now() >= until) break;
   }
   if (head < queue.length) {
