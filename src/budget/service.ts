@@ -26,7 +26,9 @@ export function createBudgetService(config: Config, opsLog: OpsLog, clock: () =>
   // ledger that lacks the one before it.
   return {
     checkBudget(budget, model) {
-      runLogWorkNow();
+      // Only where a day budget applies: every LLM call is checked, and 100 calls starting
+      // together must not each run the log work of the calls that just ended.
+      if (budget.tokensPerDay !== undefined || budget.usdPerDay !== undefined || budget.models.length > 0) runLogWorkNow();
       return ledger.checkBudget(budget, model);
     },
     takeRequest: (budget) => ledger.takeRequest(budget),
