@@ -46,8 +46,12 @@ async function statusKib(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): Pro
 
 /** Current resident set of the tree, KiB. */
 export async function treeRssKib(root: number): Promise<number> {
+  return treeSumKib(root, 'VmRSS');
+}
+
+async function treeSumKib(root: number, field: 'VmRSS' | 'RssAnon'): Promise<number> {
   let sum = 0;
-  for (const pid of await processTree(root)) sum += await statusKib(pid, 'VmRSS');
+  for (const pid of await processTree(root)) sum += await statusKib(pid, field);
   return sum;
 }
 
@@ -57,9 +61,7 @@ export async function treeRssKib(root: number): Promise<number> {
  * binary, e.g. every sidecar of one image on a node.
  */
 export async function treeRssAnonKib(root: number): Promise<number> {
-  let sum = 0;
-  for (const pid of await processTree(root)) sum += await statusKib(pid, 'RssAnon');
-  return sum;
+  return treeSumKib(root, 'RssAnon');
 }
 
 /** Resets every process's peak-RSS mark (VmHWM) so a later read covers only what follows. */

@@ -37,6 +37,11 @@ export interface Ledger {
   onChange?: (state: DayState) => void;
 }
 
+/** Whether any day budget is set (tokens, USD, or per model). */
+export function budgetApplies(b: BudgetSettings): boolean {
+  return b.tokensPerDay !== undefined || b.usdPerDay !== undefined || b.models.length > 0;
+}
+
 export function utcDay(now: number): string {
   return new Date(now).toISOString().slice(0, 10);
 }

@@ -2,7 +2,7 @@
 // saved after each change, flushed on shutdown.
 import type { Config } from '../config/types.ts';
 import type { OpsLog } from '../audit/ops-log.ts';
-import { createLedger, type Ledger } from './ledger.ts';
+import { budgetApplies, createLedger, type Ledger } from './ledger.ts';
 import { createStateWriter, loadBudgetState } from './state-file.ts';
 import { runLogWorkNow } from '../audit/llm/log-work.ts';
 
@@ -28,7 +28,7 @@ export function createBudgetService(config: Config, opsLog: OpsLog, clock: () =>
     checkBudget(budget, model) {
       // Only where a day budget applies: every LLM call is checked, and 100 calls starting
       // together must not each run the log work of the calls that just ended.
-      if (budget.tokensPerDay !== undefined || budget.usdPerDay !== undefined || budget.models.length > 0) runLogWorkNow();
+      if (budgetApplies(budget)) runLogWorkNow();
       return ledger.checkBudget(budget, model);
     },
     takeRequest: (budget) => ledger.takeRequest(budget),

@@ -6,11 +6,12 @@
 // reads it and hands it to the ledger).
 import type { Step, StepResult } from '../../pipeline/step.ts';
 import type { Exchange } from '../../pipeline/exchange.ts';
-import type { AllowRule, BudgetSettings, LlmProvider } from '../../config/types.ts';
+import type { AllowRule, LlmProvider } from '../../config/types.ts';
 import { isAmbiguousPath } from '../policy/path-glob.ts';
 import { SluiceError } from '../../errors/codes.ts';
 import { routeLlmRequest } from '../../audit/llm/providers.ts';
 import { anyModelMatches } from '../../budget/model-glob.ts';
+import { budgetApplies } from '../../budget/ledger.ts';
 import { readLlmRequest, type LlmRequestFields } from './request-fields.ts';
 import { providerRefusal } from './provider-error.ts';
 import { releaseBufferedBody } from '../../sigv4/buffered-body.ts';
@@ -56,9 +57,6 @@ function applyTokenCeiling(ex: Exchange, rule: AllowRule, provider: LlmProvider,
 /** Free room in the shared buffer budget a budgeted call needs, to capture its usage. */
 const CAPTURE_ROOM = 1024 * 1024;
 
-function budgetApplies(b: BudgetSettings): boolean {
-  return b.tokensPerDay !== undefined || b.usdPerDay !== undefined || b.models.length > 0;
-}
 
 /** Adds stream_options.include_usage to a streamed request that lacks it; true when it did. */
 function askForStreamUsage(ex: Exchange, json: Record<string, unknown>): boolean {
