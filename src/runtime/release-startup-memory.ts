@@ -6,28 +6,12 @@
 // idle sidecar from ~90 to ~82 MiB RSS (its own, anonymous memory from ~37 to ~29 MiB). Under
 // load the young generation grows back as V8 sees fit.
 //
-// V8 has no public API for it in Node: the gc() function is taken from a fresh context created
-// while --expose-gc is set (v8.setFlagsFromString, a documented API), then the flag is unset,
-// so nothing else ever sees a gc global.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
-type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
-
-/** The gc function of a fresh context, or undefined when this Node does not provide it. */
-function gcFunction(): GcFunction | undefined {
-  setFlagsFromString('--expose-gc');
-  try {
-    const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
-    return typeof gc === 'function' ? (gc as GcFunction) : undefined;
-  } finally {
-    setFlagsFromString('--no-expose-gc');
-  }
-}
+// V8 has no public API for it in Node: see gc-function.ts.
+import { takeGcFunction } from './gc-function.ts';
 
 /** Runs one memory-reducing full GC now; false when Node offers no way to. */
 export function releaseStartupMemory(): boolean {
-  const gc = gcFunction();
+  const gc = takeGcFunction();
   if (gc === undefined) return false;
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   return true;

@@ -5,34 +5,20 @@
 // back-pressure holds only a few 16 KiB chunks in flight. A minor GC (a scavenge, ~0.5–1 ms
 // with a small young generation) after every 2 MiB relayed frees them first. Measured with
 // bench/transfer-memory.ts; the figures are in the README's Benchmarks section.
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { takeGcFunction, type GcFunction } from '../runtime/gc-function.ts';
 
 /** Bytes relayed (both directions, all connections) between two minor collections. */
 export const RELAY_GC_BYTES = 2 * 1024 * 1024;
 
-type MinorGc = (options: { type: 'minor'; execution: 'sync' }) => void;
-let collect: MinorGc | null | undefined;
+/** Taken on first use and kept (undefined: not yet; null: this runtime has none). */
+let collect: GcFunction | null | undefined;
 let sinceLast = 0;
-
-/** V8's gc function, taken once without exposing it as a global (the method v8's docs show). */
-function minorGc(): MinorGc | null {
-  if (collect !== undefined) return collect;
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    collect = vm.runInNewContext('gc') as MinorGc;
-  } catch {
-    collect = null; // a runtime without it: V8's own limits still apply
-  } finally {
-    v8.setFlagsFromString('--no-expose-gc');
-  }
-  return collect;
-}
 
 /** Counts `bytes` of body just relayed; collects the young generation once enough have passed. */
 export function noteRelayed(bytes: number): void {
   sinceLast += bytes;
   if (sinceLast < RELAY_GC_BYTES) return;
   sinceLast = 0;
-  minorGc()?.({ type: 'minor', execution: 'sync' });
+  if (collect === undefined) collect = takeGcFunction() ?? null; // without it, V8's own limits apply
+  collect?.({ type: 'minor', execution: 'sync' });
 }
