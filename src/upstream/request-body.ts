@@ -1,10 +1,29 @@
 // Runs the request body through the steps' transforms on its way upstream, as a stream.
-import { Transform, type Readable } from 'node:stream';
+//
+// What queued while undici could not write goes upstream as one chunk. An h2 upload arrives in
+// pieces smaller than its frames (curl sends each 16 KiB DATA frame as two TLS records, so Node
+// hands sluice a ~16 KiB piece and a few-byte piece per frame), and with one upstream write per
+// piece a 100 MiB upload cost 12,800 socket writes and TLS records where HTTP/1.1 needed 6,400:
+// the upstream connection is what an upload waits on, so pieces queue there anyway, and relaying
+// them one by one was most of what h2 uploads cost above HTTP/1.1. Queued pieces go as one
+// write instead: ~1,900 writes per 100 MiB over h2 and ~1,600 over HTTP/1.1, and sluice's CPU per
+// MiB uploaded fell from 3.6 to 3.0 ms (h2) and 3.1 to 2.7 ms (HTTP/1.1) on loopback, medians of
+// nine. The queue is bounded (QUEUE_BYTES): past it the agent's stream is paused (back-pressure);
+// bytes written while undici waits for them go at once, never held for more.
+import { Duplex, type Readable } from 'node:stream';
 import type { RequestBodyTransform } from '../pipeline/body.ts';
 import { SluiceError } from '../errors/codes.ts';
 import { noteRelayed } from './relay-gc.ts';
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Body bytes queued for undici before the agent's stream is paused (back-pressure). With the
+ * writable side's 16 KiB and the readable side's one delivered chunk (up to Node's 64 KiB high
+ * water mark) a stalled upload holds at most what the Transform this replaced held (2 × 64 KiB).
+ */
+export const QUEUE_BYTES = 48 * 1024;
+const WRITABLE_HIGH_WATER_MARK = 16 * 1024;
 
 /** Feeds `input` through transforms `from`.. in order; returns their combined output or an error. */
 function pushFrom(transforms: readonly RequestBodyTransform[], from: number, input: Buffer): Buffer | SluiceError {
@@ -38,26 +57,70 @@ function endAll(transforms: readonly RequestBodyTransform[]): Buffer | SluiceErr
  * listener would start the stream flowing before undici reads it, and lose what was buffered.
  */
 export function transformRequestBody(source: Readable, transforms: readonly RequestBodyTransform[], onBytes?: (n: number) => void): Readable {
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
+  /** Transformed bytes undici has not read yet; they go to it as one chunk (header comment). */
+  let queue: Buffer[] = [];
+  let queued = 0;
+  /** undici asked for data while the queue was empty: the next bytes go to it at once. */
+  let wanted = false;
+  /** All input is in the queue (the transforms have ended). */
+  let ended = false;
+  /** The callback of the write that filled the queue: called once undici takes it. */
+  let blocked: (() => void) | undefined;
+
+  const enqueue = (data: Buffer): void => {
+    if (data.length === 0) return;
+    queue.push(data);
+    queued += data.length;
+  };
+  const deliver = (): void => {
+    wanted = false;
+    if (queued > 0) {
+      const data = queue.length === 1 ? queue[0] as Buffer : Buffer.concat(queue, queued);
+      queue = [];
+      queued = 0;
+      stream.push(data);
+    }
+    if (ended) stream.push(null);
+    const release = blocked;
+    blocked = undefined;
+    release?.();
+  };
+
+  const stream = new Duplex({
+    writableHighWaterMark: WRITABLE_HIGH_WATER_MARK,
+    write(chunk: Buffer, _encoding, callback) {
       onBytes?.(chunk.length);
       noteRelayed(chunk.length);
-      if (transforms.length === 0) {
-        callback(null, chunk);
+      const out = transforms.length === 0 ? chunk : pushFrom(transforms, 0, chunk);
+      if (out instanceof SluiceError) {
+        callback(out);
         return;
       }
-      const out = pushFrom(transforms, 0, chunk);
-      if (out instanceof SluiceError) callback(out);
-      else callback(null, out.length > 0 ? out : undefined);
+      enqueue(out);
+      if (wanted && queued > 0) deliver();
+      if (queued < QUEUE_BYTES) callback();
+      else blocked = callback;
     },
-    flush(callback) {
-      if (transforms.length === 0) {
-        callback();
+    final(callback) {
+      const tail = transforms.length === 0 ? EMPTY : endAll(transforms);
+      if (tail instanceof SluiceError) {
+        callback(tail);
         return;
       }
-      const out = endAll(transforms);
-      if (out instanceof SluiceError) callback(out);
-      else callback(null, out.length > 0 ? out : undefined);
+      enqueue(tail);
+      ended = true;
+      if (wanted) deliver();
+      callback();
+    },
+    read() {
+      if (queued > 0 || ended) deliver();
+      else wanted = true;
+    },
+    destroy(err, callback) {
+      queue = [];
+      queued = 0;
+      blocked = undefined;
+      callback(err);
     },
   });
   source.on('error', (err) => stream.destroy(err));
