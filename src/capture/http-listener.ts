@@ -13,6 +13,7 @@ import { applyClientLimits } from './client-limits.ts';
 import { guardFirstRequest, requestStarted } from './idle-guard.ts';
 import { handleClientError } from './client-error.ts';
 import { answerInOrderThenLinger } from './lingering-close.ts';
+import { countConnection } from './connection-count.ts';
 
 const kConnection = Symbol('sluice.connection');
 type WithConnection = { [kConnection]?: ConnectionInfo };
@@ -36,14 +37,7 @@ export function createHttpCapture(options: HttpCaptureOptions): http.Server {
   });
   applyClientLimits(server, limits);
   server.on('connection', (socket: net.Socket) => {
-    const { metrics } = options.current().services;
-    metrics.connections.inc({ listener: 'http' });
-    metrics.activeConnections.inc({ listener: 'http' });
-    const idle = metrics.loopActivity.connectionOpened();
-    socket.once('close', () => {
-      metrics.activeConnections.dec({ listener: 'http' });
-      idle();
-    });
+    countConnection(socket, options.current().services.metrics, 'http');
     (socket as WithConnection)[kConnection] = {
       id: nextConnectionId(),
       listener: 'http',

@@ -12,9 +12,15 @@ type Guarded = net.Socket & { [kGuarded]?: boolean };
 export function guardFirstRequest(socket: net.Socket, ms: number): void {
   (socket as Guarded)[kGuarded] = true;
   socket.setTimeout(ms);
-  socket.once('timeout', () => {
-    if ((socket as Guarded)[kGuarded] === true) socket.destroy();
-  });
+  socket.on('timeout', closeIfNoRequest);
+}
+
+/**
+ * One listener shared by every socket, removed at the first request: a per-socket closure
+ * (and the `once` wrapper around it) stayed on every keep-alive connection for its whole life.
+ */
+function closeIfNoRequest(this: Guarded): void {
+  if (this[kGuarded] === true) this.destroy();
 }
 
 /** Called when a request arrives: from now on Node's own timeouts govern the connection. */
@@ -24,6 +30,7 @@ export function requestStarted(socket: net.Socket | undefined): void {
   if (s[kGuarded] === true) {
     s[kGuarded] = false;
     socket.setTimeout(0);
+    socket.removeListener('timeout', closeIfNoRequest);
   }
 }
 

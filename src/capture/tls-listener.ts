@@ -18,6 +18,8 @@ import { applyClientLimits } from './client-limits.ts';
 import { guardControlFloods } from './h2-flood-guard.ts';
 import { H2_RECEIVE_SETTINGS, openConnectionWindow } from './h2-receive-window.ts';
 import { guardFirstRequest, guardSession, requestStarted } from './idle-guard.ts';
+import { unpoolAlpnCopies } from './unpooled-alpn.ts';
+import { countConnection } from './connection-count.ts';
 
 const kConnection = Symbol('sluice.connection');
 type WithConnection = { [kConnection]?: ConnectionInfo };
@@ -75,6 +77,7 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
       );
     },
   });
+  unpoolAlpnCopies(secureServer);
   applyClientLimits(secureServer as unknown as http.Server, options.current().config.client);
   // sluice checks Host itself (request-target.ts) so that the refusal is logged; Node's HTTP/1
   // fallback reads this property from the server.
@@ -137,16 +140,12 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
   // h2 sessions that misbehave are closed by Node; keep the process alive.
   secureServer.on('sessionError', () => {});
 
-  const onConnection = (socket: net.Socket): void => {
-    const { metrics } = services();
-    metrics.connections.inc({ listener: 'tls' });
-    metrics.activeConnections.inc({ listener: 'tls' });
-    const idle = metrics.loopActivity.connectionOpened();
-    socket.once('close', () => {
-      metrics.activeConnections.dec({ listener: 'tls' });
-      idle();
-    });
-    socket.setNoDelay(true);
+  /**
+   * Reads the ClientHello, then hands the connection to the TLS server. Its own function so that
+   * what the peek needs (its listeners, timer and buffer) is released at the hand-off: closures
+   * that live as long as the connection must not share this scope.
+   */
+  const peekClientHello = (socket: net.Socket): void => {
     let buffered: Buffer | undefined;
     const timer = setTimeout(() => socket.destroy(), options.current().config.client.headersTimeoutMs);
     const onError = (): void => {
@@ -180,12 +179,16 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
       // Hand the connection, with the bytes already read, to the TLS server. TLSSocket feeds
       // data left in the readable buffer to the TLS engine first.
       socket.unshift(buffered);
-      // The 'close' listener above shares this scope: without this the ClientHello (~1.6 KiB)
-      // stayed reachable for the connection's whole life (heap snapshot, issue 14).
       buffered = undefined;
       secureServer.emit('connection', socket);
     };
     socket.on('data', onData);
+  };
+
+  const onConnection = (socket: net.Socket): void => {
+    countConnection(socket, services().metrics, 'tls');
+    socket.setNoDelay(true);
+    peekClientHello(socket);
   };
 
   return { onConnection, secureServer };
