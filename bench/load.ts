@@ -176,6 +176,8 @@ export interface DownloadResult {
   status: number;
   /** curl gave up at the time limit; bytes/mbPerSec are what arrived until then. */
   timedOut: boolean;
+  /** The HTTP version curl spoke to the peer ("1.1", "2"); uploads only. */
+  httpVersion?: string;
 }
 
 const CURL_TIMED_OUT = 28;
@@ -199,19 +201,21 @@ export async function download(ctx: LoadContext, path: string, timeoutSeconds: n
 
 /**
  * Uploads `file` (sent as it is read, never loaded whole by curl) by PUT to `path` through the
- * capture; throughput in MB/s (10^6 bytes) of the request body.
+ * capture; throughput in MB/s (10^6 bytes) of the request body. curl speaks HTTP/2 to a peer
+ * that offers it (sluice) and HTTP/1.1 to the others; `curlArgs` can pin it (['--http1.1']).
  */
-export async function upload(ctx: LoadContext, path: string, file: string, timeoutSeconds: number): Promise<DownloadResult> {
+export async function upload(ctx: LoadContext, path: string, file: string, timeoutSeconds: number, curlArgs: string[] = []): Promise<DownloadResult> {
   const r = await run(
     nsExec(CLIENT_NS, { uid: ctx.uid, cpu: ctx.cpu }, [
-      'curl', '-sS', '-k', '--max-time', String(timeoutSeconds), '-o', '/dev/null', '-T', file,
-      '-H', 'Expect:', '-w', '%{http_code} %{size_upload} %{time_total}', `https://${ORIGIN_NAME}${path}`,
+      'curl', '-sS', '-k', ...curlArgs, '--max-time', String(timeoutSeconds), '-o', '/dev/null', '-T', file,
+      '-H', 'Expect:', '-w', '%{http_code} %{size_upload} %{time_total} %{http_version}', `https://${ORIGIN_NAME}${path}`,
     ]),
     { timeoutMs: (timeoutSeconds + 5) * 1000, allowFail: true },
   );
   const timedOut = r.code === CURL_TIMED_OUT;
   if (r.code !== 0 && !timedOut) throw new Error(`curl: exit ${r.code}: ${r.stderr.trim()}`);
-  const [status, bytes, seconds] = r.stdout.trim().split(' ').map(Number);
-  if (status === undefined || bytes === undefined || seconds === undefined) throw new Error(`curl: unparsable "${r.stdout}"`);
-  return { status, bytes, seconds, mbPerSec: bytes / seconds / 1e6, timedOut };
+  const [statusText, bytesText, secondsText, httpVersion] = r.stdout.trim().split(' ');
+  const [status, bytes, seconds] = [statusText, bytesText, secondsText].map(Number);
+  if (status === undefined || bytes === undefined || seconds === undefined || Number.isNaN(status + bytes + seconds)) throw new Error(`curl: unparsable "${r.stdout}"`);
+  return { status, bytes, seconds, mbPerSec: bytes / seconds / 1e6, timedOut, httpVersion };
 }

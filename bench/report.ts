@@ -25,6 +25,8 @@ export interface PeerResult {
   idle?: IdleMemoryResult;
   download?: Transfer;
   upload?: Transfer;
+  /** sluice: the same upload with curl pinned to HTTP/1.1 (curl's default to sluice is h2). */
+  uploadHttp11?: Transfer;
   /** Milliseconds from spawning the peer to its "listening" line (peers that print one). */
   readyMs?: number;
   /** CPU used by processes outside the bench while this peer was measured. */
@@ -143,7 +145,7 @@ export function checkGoals(peers: PeerResult[], llm?: LlmStreamResult): GoalChec
 function downloadCell(p: PeerResult, kind: 'download' | 'upload' = 'download'): string {
   const d = p[kind];
   if (d === undefined) return '—';
-  const cpu = d.cpuMsPerMib === undefined ? '' : ` (${fixed(d.cpuMsPerMib, 1)} CPU-ms/MiB)`;
+  const cpu = d.cpuMsPerMib === undefined ? '' : ` (${d.httpVersion === '2' ? 'h2, ' : ''}${fixed(d.cpuMsPerMib, 1)} CPU-ms/MiB)`;
   return d.timedOut ? `timed out (${fixed(d.mbPerSec, 1)} until then)` : `${fixed(d.mbPerSec, 0)}${cpu}`;
 }
 
@@ -185,7 +187,7 @@ export function floorLines(peers: PeerResult[]): string[] {
     `- keep-alive: node-floor ${whole(floor.keepAlive?.requestsPerSec)} req/s = ${ratio(floor.keepAlive?.requestsPerSec, squid?.keepAlive?.requestsPerSec)} squid; sluice = ${ratio(sluice?.keepAlive?.requestsPerSec, floor.keepAlive?.requestsPerSec)} node-floor`,
     `- idle connection: node-floor ${fixed(floor.idle?.kibPerConnection, 1)} KiB, sluice ${fixed(sluice?.idle?.kibPerConnection, 1)} KiB`,
     `- RSS at start: node-floor ${mib(floor.startRssKib)} MiB (anon ${mib(floor.startRssAnonKib)}), sluice ${mib(sluice?.startRssKib)} MiB (anon ${mib(sluice?.startRssAnonKib)})`,
-    `- 100 MiB upload: node-floor ${fixed(floor.upload?.mbPerSec, 0)} MB/s, sluice ${fixed(sluice?.upload?.mbPerSec, 0)} MB/s, squid ${fixed(squid?.upload?.mbPerSec, 0)} MB/s`,
+    `- 100 MiB upload: node-floor ${fixed(floor.upload?.mbPerSec, 0)} MB/s, sluice ${fixed(sluice?.upload?.mbPerSec, 0)} MB/s${sluice?.upload?.httpVersion === '2' ? ' (curl chose h2)' : ''}, squid ${fixed(squid?.upload?.mbPerSec, 0)} MB/s; sluice with curl --http1.1: ${fixed(sluice?.uploadHttp11?.mbPerSec, 0)} MB/s (${fixed(sluice?.uploadHttp11?.cpuMsPerMib, 1)} CPU-ms/MiB; over h2 ${fixed(sluice?.upload?.cpuMsPerMib, 1)})`,
   ];
 }
 

@@ -238,6 +238,18 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
       if (up.timedOut) result.problems.push(`upload: gave up after ${d.downloadTimeout} s with ${up.bytes} of ${DOWNLOAD_BYTES} bytes`);
       else if (up.status < 200 || up.status > 299 || up.bytes !== DOWNLOAD_BYTES) result.problems.push(`upload: status ${up.status}, ${up.bytes} of ${DOWNLOAD_BYTES} bytes`);
     });
+    if (peer.name.startsWith('sluice')) {
+      // curl speaks h2 to sluice (squid and node-floor offer HTTP/1.1 only), and curl 7.88 sends
+      // each 16 KiB DATA frame as two TLS records: on the load core it spends 3-5x the CPU of an
+      // HTTP/1.1 upload. The same upload over HTTP/1.1 shows sluice on the protocol squid gets.
+      await step('upload over HTTP/1.1', async () => {
+        await sleep(500);
+        const ticks = pid === undefined ? undefined : await treeCpuTicks(pid);
+        const up = await upload(load, UPLOAD_PATH, uploadFile(load), d.downloadTimeout, ['--http1.1']);
+        result.uploadHttp11 = { ...up, cpuMsPerMib: await cpuMsPerMib(pid, ticks, up.bytes) };
+        if (up.timedOut || up.status < 200 || up.status > 299 || up.bytes !== DOWNLOAD_BYTES) result.problems.push(`upload over HTTP/1.1: status ${up.status}, ${up.bytes} of ${DOWNLOAD_BYTES} bytes`);
+      });
+    }
     await step('keep-alive', async () => {
       result.keepAlive = await warmWrk(load, { threads: 2, connections: 32, seconds: d.keepAlive }, d.keepAliveWarmup, pid);
       result.problems.push(...wrkProblems('keep-alive', result.keepAlive, 32));
@@ -380,7 +392,7 @@ async function main(): Promise<number> {
       'resumed TLS connections': `as new TLS connections, without the shim: wrk offers the session of its previous connection (TLS 1.3 PSK from a ticket, or a TLS 1.2 ticket) and the origin has tickets and a session cache on`,
       'idle memory': `${durations.idleConnections} TLS connections, one keep-alive request each, held idle; Δ RSS of the peer's process tree / connections still open`,
       download: `right after start-up and a 1 MiB warm-up download, curl of a ${DOWNLOAD_BYTES / 1024 / 1024} MiB file; peak RSS = sum of VmHWM over the peer's processes after resetting it; Δ = peak − RSS just before`,
-      upload: `curl -T (PUT, streamed) of a ${DOWNLOAD_BYTES / 1024 / 1024} MiB file, stored by nginx (DAV) before it answers; right after the download; its Δ is from the same level as the download's (RSS after the warm-up)`,
+      upload: `curl -T (PUT, streamed) of a ${DOWNLOAD_BYTES / 1024 / 1024} MiB file, stored by nginx (DAV) before it answers; right after the download; its Δ is from the same level as the download's (RSS after the warm-up); curl speaks h2 to sluice (the only peer offering it), so sluice's upload is also measured with curl --http1.1`,
       'LLM streams': 'bench/llm-stream.ts: a fake Anthropic origin (the real SSE wire format) on loopback, undici clients; first event timed from the request, on a kept-alive connection (median); lag from sluice\'s /metrics while the concurrent calls streamed',
       'start to ready': 'from spawning the peer (ip netns exec … setpriv … node) to its "listening on" line; sluice with its compile cache filled, as installed',
     },

@@ -133,6 +133,13 @@ describe('floorLines', () => {
     expect(lines.find((l) => l.startsWith('- idle'))).toBe('- idle connection: node-floor 45.0 KiB, sluice 48.0 KiB');
   });
 
+  it('names the protocol curl chose for the sluice upload and shows the same upload over HTTP/1.1', () => {
+    const up = (mbPerSec: number, httpVersion: string, cpuMsPerMib: number) => ({ bytes: 104_857_600, seconds: 1, mbPerSec, status: 201, timedOut: false, httpVersion, cpuMsPerMib });
+    const sluice = { ...peer('sluice', 9_000, 0.25, 400, 48), upload: up(177, '2', 4.0), uploadHttp11: up(260, '1.1', 2.9) };
+    const lines = floorLines([{ ...peer('squid', 10_000, 0.3, 150, 150), upload: up(250, '1.1', 2.7) }, { ...peer('node-floor', 15_000, 0.2, 500, 45), upload: up(240, '1.1', 3.1) }, sluice]);
+    expect(lines.find((l) => l.startsWith('- 100 MiB upload'))).toBe('- 100 MiB upload: node-floor 240 MB/s, sluice 177 MB/s (curl chose h2), squid 250 MB/s; sluice with curl --http1.1: 260 MB/s (2.9 CPU-ms/MiB; over h2 4.0)');
+  });
+
   it('says nothing without a measured node-floor', () => {
     expect(floorLines([peer('sluice', 9_000, 0.25, 400, 48)])).toEqual([]);
   });
