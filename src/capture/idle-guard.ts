@@ -1,6 +1,7 @@
 // Idle connections are closed. Node's headers timeout only starts counting at a request's
 // first byte, and its keep-alive timeout only after a response, so a connection that never
-// sends anything would be held forever; h2 sessions have no idle limit at all.
+// sends anything would be held forever; Node gives h2 sessions no idle limit at all. (Idle
+// HTTP/1 keep-alive after a response: runtime/connection-drain.ts.)
 import type net from 'node:net';
 import type http2 from 'node:http2';
 import { constants as http2constants } from 'node:http2';
@@ -45,13 +46,21 @@ export function requestStarted(socket: net.Socket | undefined): void {
  */
 export function guardSession(session: http2.ServerHttp2Session, socket: net.Socket, ms: number): void {
   const open = new Set<http2.ServerHttp2Stream>();
+  // A deadline from the moment the last stream closed, not the session's inactivity timer:
+  // PING (or SETTINGS, or WINDOW_UPDATE) frames are activity that opens nothing, and a client
+  // pinging every few seconds held an idle session open for good (an attacker's review).
+  const deadline = setTimeout(() => {
+    if (open.size === 0 && !session.closed && !session.destroyed) session.close();
+  }, ms);
+  deadline.unref();
   session.on('stream', (stream: http2.ServerHttp2Stream) => {
     open.add(stream);
-    stream.once('close', () => open.delete(stream));
+    stream.once('close', () => {
+      open.delete(stream);
+      if (open.size === 0) deadline.refresh();
+    });
   });
-  session.setTimeout(ms, () => {
-    if (open.size === 0) session.close();
-  });
+  session.once('close', () => clearTimeout(deadline));
   socket.once('end', () => {
     for (const stream of open) if (!stream.readableEnded && !stream.destroyed) stream.close(http2constants.NGHTTP2_CANCEL);
     if (!session.closed && !session.destroyed) session.close();

@@ -7,6 +7,12 @@
 // that gave up on a hung upstream but only half-closed looks like one still waiting: it is
 // asked (an interim 102) and, if gone, answers with a reset that ends its request. Whatever is
 // still open when the drain time is up is cut.
+//
+// The same tracking closes idle keep-alive HTTP/1 connections (DESIGN.md §1): Node's keep-alive
+// timer is the socket's inactivity timer, and blank lines before a request line start nothing
+// (no request, no headers timeout) yet count as activity, so a client sending "\r\n" every few
+// seconds held its connection open for good. Here the deadline runs from the moment the
+// connection's last response closed, whatever bytes arrive, until a request starts.
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type http from 'node:http';
@@ -21,6 +27,9 @@ const END_GRACE_MS = 1_000;
  * with a reset, seen on the next write). Two interim responses, this far apart, tell which.
  */
 const PROBE_GAP_MS = 200;
+
+/** Added to the keep-alive timeout, as Node adds its keepAliveTimeoutBuffer: Node's own close comes first. */
+const KEEP_ALIVE_GRACE_MS = 1_000;
 
 /** pending: no protocol yet (ClientHello or TLS handshake still arriving). */
 type Kind = 'pending' | 'http1' | 'h2' | 'websocket';
@@ -39,6 +48,8 @@ interface Tracked {
    */
   inflight: Map<http.ServerResponse, http.IncomingMessage> | undefined;
   ending: boolean;
+  /** Armed when the last response closed; ends the connection unless a request started since. */
+  idleDeadline: NodeJS.Timeout | undefined;
 }
 
 export interface ConnectionDrain {
@@ -66,7 +77,12 @@ function tupleOf(s: { remoteAddress?: string; remotePort?: number; localAddress?
   return `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
 }
 
-export function createConnectionDrain(): ConnectionDrain {
+export interface ConnectionDrainOptions {
+  /** [client] keepalive_timeout_ms now: how long an HTTP/1 connection may sit without a request. */
+  keepAliveMs?: () => number;
+}
+
+export function createConnectionDrain(options: ConnectionDrainOptions = {}): ConnectionDrain {
   const byTuple = new Map<string, Tracked>();
   const byOuter = new WeakMap<object, Tracked>();
   const open = new Set<Tracked>();
@@ -104,6 +120,21 @@ export function createConnectionDrain(): ConnectionDrain {
     setTimeout(() => destroy(t), END_GRACE_MS).unref();
   };
 
+  const onIdleDeadline = (t: Tracked): void => {
+    if (t.kind === 'http1' && t.inflight === undefined) end(t);
+  };
+  /** (Re)starts the keep-alive deadline of an HTTP/1 connection that has just gone idle. */
+  const armIdleDeadline = (t: Tracked): void => {
+    if (t.idleDeadline !== undefined) {
+      t.idleDeadline.refresh();
+      return;
+    }
+    const ms = options.keepAliveMs?.();
+    if (ms === undefined || ms <= 0) return;
+    t.idleDeadline = setTimeout(onIdleDeadline, ms + KEEP_ALIVE_GRACE_MS, t);
+    t.idleDeadline.unref();
+  };
+
   /** Asks a half-closed client whose response has not started whether it is still there. */
   const probe = (res: http.ServerResponse, req: http.IncomingMessage, t: Tracked): void => {
     if (req.httpVersion !== '1.1' || !t.outer.readableEnded) return;
@@ -135,6 +166,7 @@ export function createConnectionDrain(): ConnectionDrain {
     const t = byOuter.get(this);
     if (t === undefined) return;
     open.delete(t);
+    clearTimeout(t.idleDeadline);
     if (byTuple.get(t.tuple) === t) byTuple.delete(t.tuple);
     if (open.size === 0) onEmpty?.();
   }
@@ -142,7 +174,7 @@ export function createConnectionDrain(): ConnectionDrain {
   return {
     accepted(raw, protocol) {
       if (raw.destroyed) return;
-      const t: Tracked = { raw, tuple: tupleOf(raw), outer: raw, kind: protocol === 'http' ? 'http1' : 'pending', session: undefined, inflight: undefined, ending: false };
+      const t: Tracked = { raw, tuple: tupleOf(raw), outer: raw, kind: protocol === 'http' ? 'http1' : 'pending', session: undefined, inflight: undefined, ending: false, idleDeadline: undefined };
       byTuple.set(t.tuple, t);
       byOuter.set(raw, t);
       open.add(t);
@@ -175,7 +207,10 @@ export function createConnectionDrain(): ConnectionDrain {
       if (draining) out.shouldKeepAlive = false;
       out.once('close', () => {
         inflight.delete(out);
-        if (inflight.size === 0 && t.inflight === inflight) t.inflight = undefined;
+        if (inflight.size === 0 && t.inflight === inflight) {
+          t.inflight = undefined;
+          armIdleDeadline(t);
+        }
         if (draining && t.inflight === undefined) end(t);
       });
     },

@@ -120,7 +120,8 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
   };
   // Every client connection with its requests in flight: what SIGTERM closes at once and what
   // it lets finish.
-  const connections = createConnectionDrain();
+  // It also holds idle keep-alive HTTP/1 connections to their deadline.
+  const connections = createConnectionDrain({ keepAliveMs: () => runtime.config.client.keepAliveTimeoutMs });
 
   const tlsCapture = createTlsCapture({ current, inflight, upstreamPort: config.upstream.httpsPort });
   const secureServer = tlsCapture.secureServer;

@@ -141,6 +141,64 @@ describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () =>
     });
   }
 
+  // The cheapest way around an activity-based idle timer: bytes that start nothing. Node skips
+  // blank lines before a request line without starting its headers timeout, and each one
+  // resets the socket's idle timer, so a keep-alive connection fed "\r\n" every 200 ms stayed
+  // open for good (an attacker's review, issue 14).
+  for (const listener of LISTENERS) {
+    it(`closes an idle HTTP/1.1 ${listener} connection that sends blank lines and never a request`, async () => {
+      const conn = await connect(listener);
+      try {
+        await conn.write(head('GET / HTTP/1.1', 'Host: origin.test'));
+        const res = await conn.response();
+        expect(res.status, res.body.toString()).toBe(200);
+        const answeredAt = performance.now();
+        const limit = KEEPALIVE_TIMEOUT_MS + NODE_KEEPALIVE_BUFFER_MS + 400;
+        while (!conn.closed && performance.now() - answeredAt < limit + 1500) {
+          await conn.write('\r\n').catch(() => undefined);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const ms = await conn.waitClosed(0, answeredAt);
+        console.log(`[keep-alive ${listener}, CRLF every 200 ms] closed after ${ms === undefined ? 'never (still open)' : `${Math.round(ms)} ms`}; limit ${KEEPALIVE_TIMEOUT_MS} ms (+ ${NODE_KEEPALIVE_BUFFER_MS} ms)`);
+        expect(ms, 'a connection fed blank lines is still open').toBeDefined();
+        expect(ms).toBeLessThanOrEqual(limit);
+      } finally {
+        conn.destroy();
+      }
+    });
+  }
+
+  it('closes an idle h2 connection that sends PINGs and opens no stream', async () => {
+    const session = http2.connect(`https://127.0.0.1:${f.t.sluice.ports.https}`, { ca: readFileSync(f.t.caCert), servername: 'origin.test' });
+    try {
+      session.on('error', () => {});
+      const closed = new Promise<number>((resolve) => session.once('close', () => resolve(performance.now())));
+      const status = await new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ':path': '/', ':authority': 'origin.test' });
+        stream.on('response', (h) => resolve(Number(h[':status'])));
+        stream.on('error', reject);
+        stream.resume();
+      });
+      expect(status).toBe(200);
+      const answeredAt = performance.now();
+      const limit = KEEPALIVE_TIMEOUT_MS + NODE_KEEPALIVE_BUFFER_MS + 400;
+      let at: number | undefined;
+      void closed.then((t) => {
+        at = t;
+      });
+      while (at === undefined && performance.now() - answeredAt < limit + 1500) {
+        if (!session.closed && !session.destroyed) session.ping(() => {});
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const ms = at === undefined ? undefined : at - answeredAt;
+      console.log(`[keep-alive h2, PING every 200 ms] session closed after ${ms === undefined ? 'never (still open)' : `${Math.round(ms)} ms`}; limit ${KEEPALIVE_TIMEOUT_MS} ms`);
+      expect(ms, 'an h2 session kept busy with PINGs is still open').toBeDefined();
+      expect(ms).toBeLessThanOrEqual(limit);
+    } finally {
+      session.destroy();
+    }
+  });
+
   it('closes an idle h2 connection after its stream ends', async () => {
     const session = http2.connect(`https://127.0.0.1:${f.t.sluice.ports.https}`, { ca: readFileSync(f.t.caCert), servername: 'origin.test' });
     try {
