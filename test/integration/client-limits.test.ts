@@ -119,6 +119,21 @@ describe.skipIf(skip)('slowloris: request headers must arrive within headers_tim
   });
 });
 
+/** An h2 session that has made one request (200) and read its answer; `closed`: when it closed. */
+async function h2AfterOneRequest(): Promise<{ session: http2.ClientHttp2Session; closed: Promise<number> }> {
+  const session = http2.connect(`https://127.0.0.1:${f.t.sluice.ports.https}`, { ca: readFileSync(f.t.caCert), servername: 'origin.test' });
+  session.on('error', () => {});
+  const closed = new Promise<number>((resolve) => session.once('close', () => resolve(performance.now())));
+  const status = await new Promise<number>((resolve, reject) => {
+    const stream = session.request({ ':path': '/', ':authority': 'origin.test' });
+    stream.on('response', (h) => resolve(Number(h[':status'])));
+    stream.on('error', reject);
+    stream.resume();
+  });
+  expect(status).toBe(200);
+  return { session, closed };
+}
+
 describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () => {
   for (const listener of LISTENERS) {
     it(`closes an idle HTTP/1.1 ${listener} connection after its response`, async () => {
@@ -169,17 +184,8 @@ describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () =>
   }
 
   it('closes an idle h2 connection that sends PINGs and opens no stream', async () => {
-    const session = http2.connect(`https://127.0.0.1:${f.t.sluice.ports.https}`, { ca: readFileSync(f.t.caCert), servername: 'origin.test' });
+    const { session, closed } = await h2AfterOneRequest();
     try {
-      session.on('error', () => {});
-      const closed = new Promise<number>((resolve) => session.once('close', () => resolve(performance.now())));
-      const status = await new Promise<number>((resolve, reject) => {
-        const stream = session.request({ ':path': '/', ':authority': 'origin.test' });
-        stream.on('response', (h) => resolve(Number(h[':status'])));
-        stream.on('error', reject);
-        stream.resume();
-      });
-      expect(status).toBe(200);
       const answeredAt = performance.now();
       const limit = KEEPALIVE_TIMEOUT_MS + NODE_KEEPALIVE_BUFFER_MS + 400;
       let at: number | undefined;
@@ -200,17 +206,8 @@ describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () =>
   });
 
   it('closes an idle h2 connection after its stream ends', async () => {
-    const session = http2.connect(`https://127.0.0.1:${f.t.sluice.ports.https}`, { ca: readFileSync(f.t.caCert), servername: 'origin.test' });
+    const { session, closed } = await h2AfterOneRequest();
     try {
-      session.on('error', () => {});
-      const closed = new Promise<number>((resolve) => session.once('close', () => resolve(performance.now())));
-      const status = await new Promise<number>((resolve, reject) => {
-        const stream = session.request({ ':path': '/', ':authority': 'origin.test' });
-        stream.on('response', (h) => resolve(Number(h[':status'])));
-        stream.on('error', reject);
-        stream.resume();
-      });
-      expect(status).toBe(200);
       const answeredAt = performance.now();
       const at = await Promise.race([closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), HEADERS_TIMEOUT_MS))]);
       const ms = at === undefined ? undefined : at - answeredAt;
