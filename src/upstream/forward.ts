@@ -89,12 +89,14 @@ export function forward(
     done({ status, bytesIn, bytesOut, ttfbMs, outcome, error });
   };
 
-  // The agent went away: stop the upstream exchange too.
+  // The agent went away: stop the upstream exchange too. Finished first: undici reports the
+  // abort through onResponseError synchronously, which would otherwise log the exchange as an
+  // upstream failure and write a 502 to the closed connection.
   const onClientClose = (): void => {
     if (finished) return;
+    finish('client_aborted');
     controller?.abort(new Error('client closed the connection'));
     decoder?.destroy();
-    finish('client_aborted');
   };
   res.on('close', onClientClose);
 

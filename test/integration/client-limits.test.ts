@@ -220,6 +220,26 @@ describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () =>
   });
 });
 
+// The access log tells who ended an exchange: an agent that leaves in the middle of its upload
+// is client_aborted, never an upstream failure (an attacker's review saw `status 502, reason
+// upstream_error, outcome complete` for it).
+describe.skipIf(skip)('a client that leaves mid-upload', () => {
+  for (const listener of LISTENERS) {
+    it(`is logged as client_aborted, not as an upstream error (${listener})`, async () => {
+      const conn = await connect(listener === 'tls' ? 'tls' : 'http', 'echo.test');
+      const path = `/sha256?leaves-mid-upload-${listener}`;
+      await conn.write(head(`PUT ${path} HTTP/1.1`, 'Host: echo.test', 'Content-Length: 1048576'));
+      await conn.write(Buffer.alloc(64 * 1024, 0x61));
+      await new Promise((r) => setTimeout(r, 200));
+      conn.destroy();
+      const line = await f.t.waitForLog((l) => l.path === path);
+      expect(line.outcome, JSON.stringify(line)).toBe('client_aborted');
+      expect(line.reason, JSON.stringify(line)).toBeUndefined();
+      expect(line.status, JSON.stringify(line)).not.toBe(502);
+    });
+  }
+});
+
 describe.skipIf(skip)('header size and count are capped with 431', () => {
   for (const listener of LISTENERS) {
     it(`answers 431 to headers larger than max_header_bytes (${listener}) and logs it`, async () => {
