@@ -57,6 +57,9 @@ export function holdH2ReceiveWindow(req: http.IncomingMessage | http2.Http2Serve
     hold.release();
     return new SluiceError('over_capacity', 503, 'sluice has no room now for another HTTP/2 request body (as many as [proxy] buffer_budget_bytes allows are open); retry later');
   }
+  // Released once the body has been read to its end (Node then buffers nothing more for this
+  // stream), or when the response closes: an upload waiting for a slow answer holds nothing.
+  req.once('end', () => hold.release());
   res.once('close', () => hold.release());
   return undefined;
 }

@@ -104,9 +104,10 @@ export function forward(
   if (ex.hasBody) {
     // A body a step buffered (sigv4: a signature over sha256(body)) is sent as it was read.
     const source = ex.bufferedBody !== undefined ? Readable.from([ex.bufferedBody]) : req as unknown as Readable;
+    // A body that stops arriving is given up after [client] headers_timeout_ms (request-body.ts).
     body = transformRequestBody(source, ex.requestBody, (n) => {
       bytesIn += n;
-    });
+    }, ex.runtime.config.client.headersTimeoutMs);
     if (ex.requestBody.some((t) => t.changesLength)) delete ex.headers['content-length'];
   }
 

@@ -25,6 +25,17 @@ const EMPTY = Buffer.alloc(0);
 export const QUEUE_BYTES = 48 * 1024;
 const WRITABLE_HIGH_WATER_MARK = 16 * 1024;
 
+/**
+ * A request body must bring at least this much (or its end) in every `stallMs` window in which
+ * sluice was ready for more. Without it a body that never comes (an h2 POST that sends no DATA,
+ * an HTTP/1 Content-Length with nothing after the head) held its upstream connection, its h2
+ * window reservation and its place in undici's per-origin pool for as long as the upstream
+ * waited: 256 such requests made every other request to that host queue, and 256 bodyless h2
+ * streams took the whole h2 window budget (an attacker's review, issue 14). One byte per window
+ * is not progress: 1 KiB per 30 s is 34 bytes a second.
+ */
+export const BODY_PROGRESS_BYTES = 1024;
+
 /** Feeds `input` through transforms `from`.. in order; returns their combined output or an error. */
 function pushFrom(transforms: readonly RequestBodyTransform[], from: number, input: Buffer): Buffer | SluiceError {
   let data = input;
@@ -56,7 +67,7 @@ function endAll(transforms: readonly RequestBodyTransform[]): Buffer | SluiceErr
  * through the transforms. Counting here, not with a 'data' listener on the request, matters: a
  * listener would start the stream flowing before undici reads it, and lose what was buffered.
  */
-export function transformRequestBody(source: Readable, transforms: readonly RequestBodyTransform[], onBytes?: (n: number) => void): Readable {
+export function transformRequestBody(source: Readable, transforms: readonly RequestBodyTransform[], onBytes?: (n: number) => void, stallMs = 0): Readable {
   /** Transformed bytes undici has not read yet; they go to it as one chunk (header comment). */
   let queue: Buffer[] = [];
   let queued = 0;
@@ -66,6 +77,10 @@ export function transformRequestBody(source: Readable, transforms: readonly Requ
   let ended = false;
   /** The callback of the write that filled the queue: called once undici takes it. */
   let blocked: (() => void) | undefined;
+  /** Bytes the agent sent in the current progress window (BODY_PROGRESS_BYTES). */
+  let windowBytes = 0;
+  /** sluice held the agent back (queue full) at some point of the current window. */
+  let heldBack = false;
 
   const enqueue = (data: Buffer): void => {
     if (data.length === 0) return;
@@ -89,6 +104,7 @@ export function transformRequestBody(source: Readable, transforms: readonly Requ
   const stream = new Duplex({
     writableHighWaterMark: WRITABLE_HIGH_WATER_MARK,
     write(chunk: Buffer, _encoding, callback) {
+      windowBytes += chunk.length;
       onBytes?.(chunk.length);
       noteRelayed(chunk.length);
       const out = transforms.length === 0 ? chunk : pushFrom(transforms, 0, chunk);
@@ -99,9 +115,13 @@ export function transformRequestBody(source: Readable, transforms: readonly Requ
       enqueue(out);
       if (wanted && queued > 0) deliver();
       if (queued < QUEUE_BYTES) callback();
-      else blocked = callback;
+      else {
+        blocked = callback;
+        heldBack = true;
+      }
     },
     final(callback) {
+      clearTimeout(watchdog);
       const tail = transforms.length === 0 ? EMPTY : endAll(transforms);
       if (tail instanceof SluiceError) {
         callback(tail);
@@ -117,12 +137,25 @@ export function transformRequestBody(source: Readable, transforms: readonly Requ
       else wanted = true;
     },
     destroy(err, callback) {
+      clearTimeout(watchdog);
       queue = [];
       queued = 0;
       blocked = undefined;
       callback(err);
     },
   });
+  const checkProgress = (): void => {
+    if (ended || stream.destroyed) return;
+    if (windowBytes >= BODY_PROGRESS_BYTES || heldBack || blocked !== undefined) {
+      windowBytes = 0;
+      heldBack = blocked !== undefined;
+      watchdog?.refresh();
+      return;
+    }
+    stream.destroy(new SluiceError('client_timeout', 408, `the request body stopped arriving: less than ${BODY_PROGRESS_BYTES} bytes in ${stallMs / 1000} s`));
+  };
+  const watchdog = stallMs > 0 ? setTimeout(checkProgress, stallMs) : undefined;
+  watchdog?.unref();
   source.on('error', (err) => stream.destroy(err));
   return source.pipe(stream);
 }

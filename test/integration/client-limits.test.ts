@@ -4,6 +4,7 @@
 // response. Raw sockets, so the bytes on the wire are exactly the attack.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http2 from 'node:http2';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { startEdgeFixture, type EdgeFixture } from '../helpers/edge-fixture.ts';
 import { openTcp, openTls, head, type RawConnection } from '../helpers/raw-http.ts';
@@ -216,6 +217,67 @@ describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () =>
       expect(ms).toBeLessThanOrEqual(KEEPALIVE_TIMEOUT_MS + NODE_KEEPALIVE_BUFFER_MS + 400);
     } finally {
       session.destroy();
+    }
+  });
+});
+
+// A request body must keep arriving (src/upstream/request-body.ts): one that never comes held
+// its upstream connection, its place in undici's per-origin pool and, over h2, a 1 MiB window
+// reservation for as long as the upstream waited (an attacker's review: 256 of them made every
+// other request to the host queue).
+describe.skipIf(skip)('a request body that stops arriving', () => {
+  for (const listener of LISTENERS) {
+    it(`is answered 408 after headers_timeout_ms (${listener})`, async () => {
+      const conn = await connect(listener, 'echo.test');
+      const path = `/sha256?bodyless-${listener}`;
+      try {
+        const started = performance.now();
+        await conn.write(head(`POST ${path} HTTP/1.1`, 'Host: echo.test', 'Content-Length: 1000'));
+        const res = await conn.response();
+        const ms = performance.now() - started;
+        expect(res.status, res.body.toString()).toBe(408);
+        expect(ms).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS * 0.9);
+        expect(ms).toBeLessThanOrEqual(HEADERS_TIMEOUT_MS * 2 + 500);
+        const line = await f.t.waitForLog((l) => l.path === path);
+        expect(line.reason, JSON.stringify(line)).toBe('client_timeout');
+      } finally {
+        conn.destroy();
+      }
+    });
+  }
+
+  it('is answered 408 over h2 too', async () => {
+    const session = http2.connect(`https://127.0.0.1:${f.t.sluice.ports.https}`, { ca: readFileSync(f.t.caCert), servername: 'echo.test' });
+    try {
+      session.on('error', () => {});
+      const started = performance.now();
+      const status = await new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ':method': 'POST', ':path': '/sha256?bodyless-h2', ':authority': 'echo.test', 'content-length': '1000' }, { endStream: false });
+        stream.on('response', (h) => resolve(Number(h[':status'])));
+        stream.on('error', reject);
+        stream.resume();
+      });
+      expect(status).toBe(408);
+      expect(performance.now() - started).toBeLessThanOrEqual(HEADERS_TIMEOUT_MS * 2 + 500);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('is not cut while it keeps coming, even slowly (1.5 KiB a second)', async () => {
+    const conn = await connect('tls', 'echo.test');
+    try {
+      const body = Buffer.alloc(6 * 1536, 0x62);
+      await conn.write(head('POST /sha256?slow-but-steady HTTP/1.1', 'Host: echo.test', `Content-Length: ${body.length}`));
+      for (let i = 0; i < body.length; i += 1536) {
+        await conn.write(body.subarray(i, i + 1536));
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const res = await conn.response();
+      expect(res.status, res.body.toString()).toBe(200);
+      expect(res.body.toString()).toContain(createHash('sha256').update(body).digest('hex'));
+    } finally {
+      conn.destroy();
     }
   });
 });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Duplex, PassThrough, Readable, getDefaultHighWaterMark } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
-import { QUEUE_BYTES, transformRequestBody } from '../../src/upstream/request-body.ts';
+import { BODY_PROGRESS_BYTES, QUEUE_BYTES, transformRequestBody } from '../../src/upstream/request-body.ts';
 import type { RequestBodyTransform } from '../../src/pipeline/body.ts';
 import { SluiceError } from '../../src/errors/codes.ts';
 
@@ -116,5 +116,42 @@ describe('transformRequestBody', () => {
     const got = await chunksOf(out);
     expect(createHash('sha256').update(Buffer.concat(got)).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
     for (const c of got) expect(c.length).toBeLessThanOrEqual(QUEUE_BYTES + 16_384);
+  });
+
+  it('gives up a body that stops arriving while the reader waits for it (client_timeout, 408)', async () => {
+    const source = new PassThrough();
+    const out = transformRequestBody(source, [], undefined, 150);
+    const failed = new Promise<unknown>((resolve) => out.once('error', resolve));
+    out.resume();
+    source.write(Buffer.alloc(100));
+    const err = await Promise.race([failed, new Promise((resolve) => setTimeout(() => resolve('not given up'), 2_000))]);
+    expect(err).toMatchObject({ reason: 'client_timeout', status: 408 });
+  });
+
+  it('does not blame the agent for a window in which sluice held it back (a reader that stopped reading)', async () => {
+    const source = new PassThrough();
+    const out = transformRequestBody(source, [], undefined, 150);
+    let failed: unknown;
+    out.once('error', (err) => {
+      failed = err;
+    });
+    // Enough to fill the queue: undici (here: nobody) is not reading, so the agent is paused.
+    source.write(Buffer.alloc(QUEUE_BYTES + 16_384));
+    await new Promise((r) => setTimeout(r, 700));
+    expect(failed).toBeUndefined();
+    expect(out.destroyed).toBe(false);
+    out.destroy();
+  });
+
+  it('keeps a body that brings at least BODY_PROGRESS_BYTES per window', async () => {
+    const source = new PassThrough();
+    const out = transformRequestBody(source, [], undefined, 200);
+    const reading = chunksOf(out);
+    for (let i = 0; i < 6; i++) {
+      source.write(Buffer.alloc(BODY_PROGRESS_BYTES, 0x63));
+      await new Promise((r) => setTimeout(r, 120));
+    }
+    source.end();
+    expect(Buffer.concat(await reading).length).toBe(6 * BODY_PROGRESS_BYTES);
   });
 });
