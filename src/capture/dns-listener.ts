@@ -31,7 +31,7 @@ export interface DnsListener {
 }
 
 /** A TCP client gets this long between messages before its connection is closed. */
-const TCP_IDLE_MS = 10_000;
+export const TCP_IDLE_MS = 10_000;
 /** UDP queries answered at once; beyond this a flood is dropped rather than queued. */
 const MAX_UDP_IN_FLIGHT = 512;
 /** TCP connections open at once (all bound addresses together); more are closed on accept. */
@@ -155,9 +155,17 @@ function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>, bud
       clients.delete(socket);
       unsent.release();
     });
-    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
     let pending: Buffer = Buffer.alloc(0);
     let unanswered = 0;
+    // Idle means no complete query for TCP_IDLE_MS, not no byte: an inactivity timer was reset by
+    // each byte, so 64 queries announced as 65,535 bytes and dripped one byte every 9 s held every
+    // connection slot for days (an attacker's review). While sluice owes an answer, or the client
+    // is not reading the ones it has, the wait is sluice's or the reader's, not a stall.
+    const idle = setTimeout(function closeIfIdle() {
+      if (unanswered > 0 || socket.writableNeedDrain) idle.refresh();
+      else socket.destroy();
+    }, TCP_IDLE_MS);
+    socket.on('close', () => clearTimeout(idle));
     // Messages are answered one at a time, in order (RFC 7766 allows either).
     let queue = Promise.resolve();
     const mayRead = (): boolean => unanswered < MAX_UNANSWERED && !socket.writableNeedDrain;
@@ -170,10 +178,12 @@ function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>, bud
         const message = pending.subarray(2, 2 + length);
         pending = pending.subarray(2 + length);
         unanswered++;
+        idle.refresh();
         queue = queue
           .then(() => answerTcp(message, socket, opts, unsent))
           .finally(() => {
             unanswered--;
+            idle.refresh();
             pump();
           });
       }

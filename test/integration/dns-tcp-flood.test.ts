@@ -8,7 +8,7 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDnsListener, MAX_TCP_CONNECTIONS, type DnsListener } from '../../src/capture/dns-listener.ts';
+import { startDnsListener, MAX_TCP_CONNECTIONS, TCP_IDLE_MS, type DnsListener } from '../../src/capture/dns-listener.ts';
 import { BufferBudget } from '../../src/pipeline/buffer-budget.ts';
 import { run, waitFor } from '../helpers/process.ts';
 
@@ -191,4 +191,27 @@ describe('DNS over TCP under a flood of pipelined queries that are never read', 
     await expect(tcpQuery(port, 10, 2_000)).rejects.toThrow();
     expect(budget.usedBytes).toBe(0);
   });
+
+  // The slots must not be held by a query that never completes: an inactivity timer was reset by
+  // each byte, so a 65,535-byte query announced and dripped one byte every 2 s (the attacker's
+  // review dripped 64 of them, holding every slot) kept its connection open past the idle limit.
+  it('closes a connection whose query is dripped one byte at a time, at the idle limit', async () => {
+    const { port } = await start(new BufferBudget(1 << 20));
+    const s = net.connect(port, '127.0.0.1');
+    sockets.push(s);
+    s.on('error', () => {});
+    let closedAt: number | undefined;
+    s.on('close', () => {
+      closedAt = performance.now();
+    });
+    await new Promise((resolve) => s.once('connect', resolve));
+    const started = performance.now();
+    s.write(Buffer.from([0xff, 0xff]));
+    while (closedAt === undefined && performance.now() - started < TCP_IDLE_MS + 3_000) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      if (!s.destroyed) s.write(Buffer.from([0x00]));
+    }
+    expect(closedAt, 'a dripped query still holds its connection').toBeDefined();
+    expect((closedAt as number) - started).toBeLessThanOrEqual(TCP_IDLE_MS + 1_000);
+  }, TCP_IDLE_MS + 8_000);
 });
