@@ -80,10 +80,13 @@ export function forward(
   /** The response was relayed as a single HEADERS frame that ended the stream (gRPC). */
   let trailersOnly = false;
   const out = res as http.ServerResponse;
+  /** Set at the first interim (1xx) response: the final one must follow within the headers timeout. */
+  let interimDeadline: NodeJS.Timeout | undefined;
 
   const finish = (outcome: ForwardResult['outcome'], error?: SluiceError): void => {
     if (finished) return;
     finished = true;
+    clearTimeout(interimDeadline);
     res.removeListener('close', onClientClose);
     for (const hook of hooks) hook.done?.(error !== undefined && status === 0 ? 'error' : outcome, status);
     done({ status, bytesIn, bytesOut, ttfbMs, outcome, error });
@@ -151,7 +154,16 @@ export function forward(
       if (finished) c.abort(new Error('client closed the connection'));
     },
     onResponseStart(c, statusCode, headers, statusMessage) {
-      if (statusCode < 200) return; // 1xx: Node answers Expect itself; others are not relayed.
+      if (statusCode < 200) {
+        // 1xx: Node answers Expect itself; others are not relayed. undici restarts its headers
+        // timeout at each one, so an upstream sending 102 Processing every few seconds never got
+        // its 504 (an attacker's review): from the first, the final answer has this long.
+        interimDeadline ??= setTimeout(() => {
+          c.abort(new SluiceError('upstream_timeout', 504, `upstream ${ex.host} sent only interim (1xx) responses for ${ex.runtime.config.upstream.headersTimeoutMs / 1000} s`));
+        }, ex.runtime.config.upstream.headersTimeoutMs);
+        return;
+      }
+      clearTimeout(interimDeadline);
       status = statusCode;
       ttfbMs = performance.now() - dispatchedAt;
       ex.runtime.services.metrics.upstreamLatency.observe(ttfbMs / 1000);
