@@ -134,7 +134,7 @@ export const UPSTREAM_KEYS = {
   headers_timeout_ms: {
     type: 'integer',
     default: d.upstream.headersTimeoutMs,
-    doc: 'Time allowed for an upstream\'s response headers (LLM calls are slow).',
+    doc: 'Time allowed for an upstream\'s response headers (LLM calls are slow); interim `1xx` responses do not extend it past twice this.',
     parse: integerIn(1, MAX_TIMER_MS),
   },
   max_buffered_body_bytes: {
@@ -178,7 +178,7 @@ export const CLIENT_KEYS = {
   headers_timeout_ms: {
     type: 'integer',
     default: d.client.headersTimeoutMs,
-    doc: 'Time the agent has to send complete request headers.',
+    doc: 'Time the agent has to send complete request headers; a request body must also bring at least 1 KiB (or its end) in every such period, else 408.',
     parse: integerIn(1, MAX_TIMER_MS),
   },
   keepalive_timeout_ms: {
