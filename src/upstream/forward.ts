@@ -107,10 +107,11 @@ export function forward(
   if (ex.hasBody) {
     // A body a step buffered (sigv4: a signature over sha256(body)) is sent as it was read.
     const source = ex.bufferedBody !== undefined ? Readable.from([ex.bufferedBody]) : req as unknown as Readable;
-    // A body that stops arriving is given up after [client] headers_timeout_ms (request-body.ts).
+    // A body that stops arriving before any answer is given up after [client] headers_timeout_ms
+    // (request-body.ts). Not gRPC's: a client stream may send a message a minute by design.
     body = transformRequestBody(source, ex.requestBody, (n) => {
       bytesIn += n;
-    }, ex.runtime.config.client.headersTimeoutMs);
+    }, grpc ? undefined : { stallMs: ex.runtime.config.client.headersTimeoutMs, answered: () => status !== 0 });
     if (ex.requestBody.some((t) => t.changesLength)) delete ex.headers['content-length'];
   }
 

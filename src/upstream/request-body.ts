@@ -67,7 +67,13 @@ function endAll(transforms: readonly RequestBodyTransform[]): Buffer | SluiceErr
  * through the transforms. Counting here, not with a 'data' listener on the request, matters: a
  * listener would start the stream flowing before undici reads it, and lose what was buffered.
  */
-export function transformRequestBody(source: Readable, transforms: readonly RequestBodyTransform[], onBytes?: (n: number) => void, stallMs = 0): Readable {
+export function transformRequestBody(
+  source: Readable,
+  transforms: readonly RequestBodyTransform[],
+  onBytes?: (n: number) => void,
+  progress?: { stallMs: number; answered: () => boolean },
+): Readable {
+  const stallMs = progress?.stallMs ?? 0;
   /** Transformed bytes undici has not read yet; they go to it as one chunk (header comment). */
   let queue: Buffer[] = [];
   let queued = 0;
@@ -145,7 +151,8 @@ export function transformRequestBody(source: Readable, transforms: readonly Requ
     },
   });
   const checkProgress = (): void => {
-    if (ended || stream.destroyed) return;
+    // Once the upstream answers, the exchange is one it chose to hold: no longer a stall to judge.
+    if (ended || stream.destroyed || progress?.answered() === true) return;
     if (windowBytes >= BODY_PROGRESS_BYTES || heldBack || blocked !== undefined) {
       windowBytes = 0;
       heldBack = blocked !== undefined;

@@ -12,6 +12,9 @@ import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { skipUnlessTools } from '../helpers/tools.ts';
 
+/** Short, so that a client stream's pause outlasts it (see 'client streaming with a pause'). */
+const CLIENT_HEADERS_TIMEOUT_MS = 1500;
+
 const skip = skipUnlessTools('grpc', ['openssl', 'dnsmasq']);
 
 const REAL = 'grpc-REAL-token-0123456789abcdef';
@@ -116,6 +119,8 @@ beforeAll(async () => {
   t = await startTestSluice(`
 [proxy]
 extra_upstream_ca = "${pki.caCert}"
+[client]
+headers_timeout_ms = ${CLIENT_HEADERS_TIMEOUT_MS}
 [upstream]
 https_port = ${port}
 [dns]
@@ -207,6 +212,22 @@ describe.skipIf(skip)('gRPC through sluice', () => {
       call.end();
     });
     expect(summed.text).toBe('a+b+c');
+    c.close();
+  });
+
+  // A request body that stops arriving is given up after [client] headers_timeout_ms, but not a
+  // gRPC client stream: sending a message now and then, with the answer at the end, is its design.
+  it('client streaming with a pause longer than headers_timeout_ms between messages', async () => {
+    const c = client('grpc.test');
+    const summed = await new Promise<Msg>((resolve, reject) => {
+      const call = c.ClientStream?.((err: grpc.ServiceError | null, m: Msg) => (err === null ? resolve(m) : reject(err))) as grpc.ClientWritableStream<Msg>;
+      call.write({ text: 'a' });
+      setTimeout(() => {
+        call.write({ text: 'b' });
+        call.end();
+      }, 2 * CLIENT_HEADERS_TIMEOUT_MS);
+    });
+    expect(summed.text).toBe('a+b');
     c.close();
   });
 

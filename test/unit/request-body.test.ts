@@ -120,7 +120,7 @@ describe('transformRequestBody', () => {
 
   it('gives up a body that stops arriving while the reader waits for it (client_timeout, 408)', async () => {
     const source = new PassThrough();
-    const out = transformRequestBody(source, [], undefined, 150);
+    const out = transformRequestBody(source, [], undefined, { stallMs: 150, answered: () => false });
     const failed = new Promise<unknown>((resolve) => out.once('error', resolve));
     out.resume();
     source.write(Buffer.alloc(100));
@@ -130,7 +130,7 @@ describe('transformRequestBody', () => {
 
   it('does not blame the agent for a window in which sluice held it back (a reader that stopped reading)', async () => {
     const source = new PassThrough();
-    const out = transformRequestBody(source, [], undefined, 150);
+    const out = transformRequestBody(source, [], undefined, { stallMs: 150, answered: () => false });
     let failed: unknown;
     out.once('error', (err) => {
       failed = err;
@@ -145,7 +145,7 @@ describe('transformRequestBody', () => {
 
   it('keeps a body that brings at least BODY_PROGRESS_BYTES per window', async () => {
     const source = new PassThrough();
-    const out = transformRequestBody(source, [], undefined, 200);
+    const out = transformRequestBody(source, [], undefined, { stallMs: 200, answered: () => false });
     const reading = chunksOf(out);
     for (let i = 0; i < 6; i++) {
       source.write(Buffer.alloc(BODY_PROGRESS_BYTES, 0x63));
@@ -153,5 +153,21 @@ describe('transformRequestBody', () => {
     }
     source.end();
     expect(Buffer.concat(await reading).length).toBe(6 * BODY_PROGRESS_BYTES);
+  });
+
+  it('stops judging once the upstream has answered (then the exchange is for the upstream to end)', async () => {
+    const source = new PassThrough();
+    let answered = false;
+    const out = transformRequestBody(source, [], undefined, { stallMs: 150, answered: () => answered });
+    let failed: unknown;
+    out.once('error', (err) => {
+      failed = err;
+    });
+    out.resume();
+    source.write(Buffer.alloc(100));
+    answered = true;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(failed).toBeUndefined();
+    out.destroy();
   });
 });
