@@ -178,7 +178,7 @@ export const CLIENT_KEYS = {
   headers_timeout_ms: {
     type: 'integer',
     default: d.client.headersTimeoutMs,
-    doc: 'Time the agent has to send complete request headers; a request body must also bring at least 1 KiB (or its end) in every such period, else 408.',
+    doc: 'Time the agent has to send complete request headers; until the upstream answers, a request body (not gRPC) must also bring at least 1 KiB or its end in every such period, else 408.',
     parse: integerIn(1, MAX_TIMER_MS),
   },
   keepalive_timeout_ms: {
