@@ -157,12 +157,13 @@ function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>, bud
     });
     let pending: Buffer = Buffer.alloc(0);
     let unanswered = 0;
-    // Idle means no complete query for TCP_IDLE_MS, not no byte: an inactivity timer was reset by
-    // each byte, so 64 queries announced as 65,535 bytes and dripped one byte every 9 s held every
-    // connection slot for days (an attacker's review). While sluice owes an answer, or the client
-    // is not reading the ones it has, the wait is sluice's or the reader's, not a stall.
+    // Idle means no progress for TCP_IDLE_MS: no complete query taken, no answer handed to the
+    // kernel. Not "no byte": an inactivity timer was reset by each byte, so 64 queries announced
+    // as 65,535 bytes and dripped one byte every 9 s held every connection slot for days (an
+    // attacker's review). A client that stops reading its answers makes no progress either.
+    // While sluice is still resolving a query (≤ 5 s), the wait is sluice's.
     const idle = setTimeout(function closeIfIdle() {
-      if (unanswered > 0 || socket.writableNeedDrain) idle.refresh();
+      if (unanswered > 0 && !socket.writableNeedDrain) idle.refresh();
       else socket.destroy();
     }, TCP_IDLE_MS);
     socket.on('close', () => clearTimeout(idle));
@@ -180,10 +181,9 @@ function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>, bud
         unanswered++;
         idle.refresh();
         queue = queue
-          .then(() => answerTcp(message, socket, opts, unsent))
+          .then(() => answerTcp(message, socket, opts, unsent, () => idle.refresh()))
           .finally(() => {
             unanswered--;
-            idle.refresh();
             pump();
           });
       }
@@ -203,7 +203,8 @@ function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>, bud
   });
 }
 
-async function answerTcp(message: Buffer, socket: net.Socket, opts: DnsListenerOptions, unsent: BufferReservation): Promise<void> {
+/** `onWritten`: the answer reached the kernel (progress: see the idle deadline). */
+async function answerTcp(message: Buffer, socket: net.Socket, opts: DnsListenerOptions, unsent: BufferReservation, onWritten: () => void): Promise<void> {
   if (socket.destroyed) return;
   try {
     const { response, record } = await answerDnsQuery(message, opts, 'tcp');
@@ -222,7 +223,10 @@ async function answerTcp(message: Buffer, socket: net.Socket, opts: DnsListenerO
       return;
     }
     // Counted until the kernel has it; write()'s false is seen by pump() as writableNeedDrain.
-    socket.write(framed, () => unsent.shrink(framed.length));
+    socket.write(framed, () => {
+      unsent.shrink(framed.length);
+      onWritten();
+    });
   } catch {
     safeLog(opts, { name: '', type: '', decision: 'deny', reason: 'bad_request' });
     socket.destroy();

@@ -214,4 +214,38 @@ describe('DNS over TCP under a flood of pipelined queries that are never read', 
     expect(closedAt, 'a dripped query still holds its connection').toBeDefined();
     expect((closedAt as number) - started).toBeLessThanOrEqual(TCP_IDLE_MS + 1_000);
   }, TCP_IDLE_MS + 8_000);
+
+  // Nor by a client that stops reading its answers: waiting on a full socket is no progress (a
+  // review of the dripped-query fix found it kept such a client forever).
+  it('closes a connection that pipelines queries and never reads the answers, at the idle limit', async () => {
+    const { port, answered } = await start(new BufferBudget(64 << 20));
+    const s = net.connect(port, '127.0.0.1');
+    sockets.push(s);
+    s.on('error', () => {});
+    await new Promise((resolve) => s.once('connect', resolve));
+    s.pause(); // never reads
+    let closed = false;
+    s.once('close', () => {
+      closed = true;
+    });
+    const q = dnsPacket.encode({ type: 'query', id: 1, questions: [{ type: 'A', name: NAME, class: 'IN' }] });
+    const framed = Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    // Enough answers to fill both sides' socket buffers (~60 bytes each), sent in a few writes.
+    const batch = Buffer.concat(Array.from({ length: 20_000 }, () => framed));
+    for (let i = 0; i < 10 && !s.destroyed; i++) s.write(batch);
+    // Wait until the socket buffers are full and sluice stops answering, then the idle limit.
+    const started = performance.now();
+    let last = -1;
+    while (answered() !== last && performance.now() - started < 20_000) {
+      last = answered();
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    expect(answered(), 'every query was answered: the socket buffers never filled').toBeLessThan(200_000);
+    await new Promise((r) => setTimeout(r, TCP_IDLE_MS + 3_000));
+    // Read now: a connection sluice closed ends once its buffered answers are read (a reset may
+    // also have been seen already, through the client's own writes).
+    s.resume();
+    for (let i = 0; i < 30 && !closed; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(closed, 'a client that never reads still holds its connection').toBe(true);
+  }, TCP_IDLE_MS + 35_000);
 });
