@@ -23,6 +23,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import { SluiceError } from '../errors/codes.ts';
 import { h2WindowBudget } from '../pipeline/buffer-budget.ts';
+import { HELD_AFTER_END_BYTES } from '../upstream/request-body.ts';
 
 /** SETTINGS_INITIAL_WINDOW_SIZE sluice advertises: each request stream's receive window. */
 export const H2_STREAM_WINDOW_BYTES = 1024 * 1024;
@@ -57,9 +58,10 @@ export function holdH2ReceiveWindow(req: http.IncomingMessage | http2.Http2Serve
     hold.release();
     return new SluiceError('over_capacity', 503, 'sluice has no room now for another HTTP/2 request body (as many as [proxy] buffer_budget_bytes allows are open); retry later');
   }
-  // Released once the body has been read to its end (Node then buffers nothing more for this
-  // stream), or when the response closes: an upload waiting for a slow answer holds nothing.
-  req.once('end', () => hold.release());
+  // Once the body has been read to its end Node buffers nothing more for this stream: what is
+  // left is what sluice's own body stream may still hold for a slow upstream (a review: releasing
+  // all of it left that unaccounted). The rest goes when the response closes.
+  req.once('end', () => hold.shrink(H2_STREAM_WINDOW_BYTES - HELD_AFTER_END_BYTES));
   res.once('close', () => hold.release());
   return undefined;
 }

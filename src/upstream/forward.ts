@@ -199,6 +199,9 @@ export function forward(
         // frame with END_STREAM; headers followed by an empty body read as "no status".
         trailersOnly = true;
         stream.respond({ ...headersOut, ':status': statusCode }, { endStream: true });
+        // Complete now: ending the stream may close `res` before undici's onResponseEnd, which
+        // would otherwise log a finished call as client_aborted (a review).
+        finish('complete');
         return;
       }
       if (req.httpVersionMajor === 1 && reason) out.writeHead(statusCode, reason, headersOut as http.OutgoingHttpHeaders);

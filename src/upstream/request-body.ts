@@ -24,6 +24,8 @@ const EMPTY = Buffer.alloc(0);
  */
 export const QUEUE_BYTES = 48 * 1024;
 const WRITABLE_HIGH_WATER_MARK = 16 * 1024;
+/** The most of a request body this stream holds once its source has ended (the queue and the writable side). */
+export const HELD_AFTER_END_BYTES = QUEUE_BYTES + WRITABLE_HIGH_WATER_MARK;
 
 /**
  * A request body must bring at least this much (or its end) in every `stallMs` window in which

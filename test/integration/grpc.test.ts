@@ -181,12 +181,20 @@ describe.skipIf(skip)('gRPC through sluice', () => {
     await t.waitForLog((l) => l.host === 'grpc.test' && l.path === '/sluice.test.Echo/Unary' && l.credential === 'grpc');
   });
 
-  it('an error status and its message cross unchanged', async () => {
+  it('an error status and its message cross unchanged, and the call is logged complete', async () => {
     const c = client('grpc.test');
+    const before = t.accessLog().length;
     const { error } = await unary(c, 'Unary', 'fail');
     expect(error?.code).toBe(grpc.status.NOT_FOUND);
     expect(error?.details).toBe('no such thing');
     c.close();
+    // A trailers-only answer ends the stream at once; that close is not the client going away.
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && line === undefined; i++) {
+      line = t.accessLog().slice(before).find((l) => l.path === '/sluice.test.Echo/Unary');
+      if (line === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(line?.outcome, JSON.stringify(line)).toBe('complete');
   });
 
   it('server streaming delivers every message and the trailing metadata', async () => {

@@ -18,6 +18,7 @@ import { curl } from '../helpers/clients.ts';
 import { waitFor } from '../helpers/process.ts';
 import { H2_CONNECTION_WINDOW_BYTES, H2_STREAM_WINDOW_BYTES } from '../../src/capture/h2-receive-window.ts';
 import { h2WindowBudget } from '../../src/pipeline/buffer-budget.ts';
+import { HELD_AFTER_END_BYTES } from '../../src/upstream/request-body.ts';
 
 const ORIGIN_ADDRESS = '127.0.0.23';
 const HOST = 'upload.test';
@@ -215,6 +216,27 @@ describe('h2 uploads through sluice', () => {
     // complete, so sluice cancels them and gives their windows back.
     session.destroy();
     await waitFor(() => h2WindowBudget.usedBytes === 0, 5_000, 'the windows to be given back');
+  });
+
+  it('once a body has ended, its stream holds only what sluice may still hold of it, until the answer', async () => {
+    const session = await connectH2();
+    try {
+      const before = stalled.length;
+      const stream = session.request({ ':method': 'PUT', ':path': '/stall', 'content-length': String(32 * 1024) });
+      stream.on('error', () => {});
+      stream.end(randomBytes(32 * 1024));
+      await waitFor(() => stalled.length === before + 1, 10_000, 'the upload at the origin');
+      // The body is complete and read; the origin has not answered. Node buffers nothing more for
+      // the stream: its reservation shrinks to sluice's own body stream bound, not to 0.
+      await waitFor(() => h2WindowBudget.usedBytes === HELD_AFTER_END_BYTES, 5_000, 'the reservation to shrink');
+      const answered = new Promise<string>((resolve) => stream.once('response', (h) => resolve(String(h[':status']))));
+      stream.resume();
+      (stalled[before] as http.IncomingMessage).resume();
+      expect(await answered).toBe('200');
+      await waitFor(() => h2WindowBudget.usedBytes === 0, 5_000, 'the reservation to be released');
+    } finally {
+      session.destroy();
+    }
   });
 
   it('reserves each body stream\'s window from the window budget: past it, 503 over_capacity, nothing buffered', async () => {
