@@ -30,7 +30,7 @@ export interface DnsListener {
   close(): Promise<void>;
 }
 
-/** A TCP client gets this long between messages before its connection is closed. */
+/** A TCP connection without progress (no complete query taken, no answer written) this long is closed. */
 export const TCP_IDLE_MS = 10_000;
 /** UDP queries answered at once; beyond this a flood is dropped rather than queued. */
 const MAX_UDP_IN_FLIGHT = 512;

@@ -179,7 +179,6 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
       // Hand the connection, with the bytes already read, to the TLS server. TLSSocket feeds
       // data left in the readable buffer to the TLS engine first.
       socket.unshift(buffered);
-      buffered = undefined;
       secureServer.emit('connection', socket);
     };
     socket.on('data', onData);

@@ -75,7 +75,6 @@ export function transformRequestBody(
   onBytes?: (n: number) => void,
   progress?: { stallMs: number; answered: () => boolean },
 ): Readable {
-  const stallMs = progress?.stallMs ?? 0;
   /** Transformed bytes undici has not read yet; they go to it as one chunk (header comment). */
   let queue: Buffer[] = [];
   let queued = 0;
@@ -155,15 +154,16 @@ export function transformRequestBody(
   const checkProgress = (): void => {
     // Once the upstream answers, the exchange is one it chose to hold: no longer a stall to judge.
     if (ended || stream.destroyed || progress?.answered() === true) return;
-    if (windowBytes >= BODY_PROGRESS_BYTES || heldBack || blocked !== undefined) {
+    // heldBack is set whenever a write is blocked, so it covers a block still in force too.
+    if (windowBytes >= BODY_PROGRESS_BYTES || heldBack) {
       windowBytes = 0;
       heldBack = blocked !== undefined;
       watchdog?.refresh();
       return;
     }
-    stream.destroy(new SluiceError('client_timeout', 408, `the request body stopped arriving: less than ${BODY_PROGRESS_BYTES} bytes in ${stallMs / 1000} s`));
+    stream.destroy(new SluiceError('client_timeout', 408, `the request body stopped arriving: less than ${BODY_PROGRESS_BYTES} bytes in ${(progress?.stallMs ?? 0) / 1000} s`));
   };
-  const watchdog = stallMs > 0 ? setTimeout(checkProgress, stallMs) : undefined;
+  const watchdog = progress !== undefined && progress.stallMs > 0 ? setTimeout(checkProgress, progress.stallMs) : undefined;
   watchdog?.unref();
   source.on('error', (err) => stream.destroy(err));
   return source.pipe(stream);

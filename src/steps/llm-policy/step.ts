@@ -57,7 +57,6 @@ function applyTokenCeiling(ex: Exchange, rule: AllowRule, provider: LlmProvider,
 /** Free room in the shared buffer budget a budgeted call needs, to capture its usage. */
 const CAPTURE_ROOM = 1024 * 1024;
 
-
 /** Adds stream_options.include_usage to a streamed request that lacks it; true when it did. */
 function askForStreamUsage(ex: Exchange, json: Record<string, unknown>): boolean {
   if (json.stream !== true) return false;
