@@ -7,8 +7,8 @@ import { createStateWriter, loadBudgetState } from './state-file.ts';
 import { runLogWorkNow } from '../audit/llm/log-work.ts';
 
 export interface BudgetService extends Ledger {
-  /** Writes pending state now (SIGTERM). */
-  flush(): void;
+  /** Writes pending state now (SIGTERM), after the write under way. */
+  flush(): Promise<void>;
 }
 
 export function createBudgetService(config: Config, opsLog: OpsLog, clock: () => number = Date.now): BudgetService {

@@ -272,7 +272,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         Promise.all([runtime, ...retired].map((r) => r.upstream.close().catch(() => undefined))),
         new Promise((resolve) => setTimeout(resolve, UPSTREAM_CLOSE_MS).unref()),
       ]);
-      budget.flush();
+      await budget.flush();
       accessLog.flush();
     },
   };
