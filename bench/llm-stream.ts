@@ -7,10 +7,13 @@
 // (sluice_event_loop_lag_p99_seconds and _max_seconds, since the previous scrape). Beside it, as
 // in the main bench, node-floor (bench/peers/node-floor-server.ts: a Node https server handing
 // each request to undici, no policy, no log) on the same core: what any out-of-process Node
-// forwarder adds. Loopback only; every wait is bounded.
+// forwarder adds. And nginx as a TLS-terminating reverse proxy (upstream keep-alive, response
+// buffering off, the origin's certificate verified), on the same core, for the single streams:
+// what a proxy written in C adds on this machine, so that a bar below it reads as the machine's.
+// Loopback only; every wait is bounded.
 //
 // `npm run bench` runs it after the peers; alone: npx node bench/llm-stream.ts [--cpu N] [-- NODE_OPTIONS_FOR_SLUICE…]
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,11 +49,22 @@ export interface Spread {
   p99: number;
 }
 
+type Way = keyof ByPath<unknown>;
+interface Path {
+  /** The client's trust. */
+  ca: string;
+  /** The address it dials. */
+  address: string;
+  port: number;
+}
+
 /** One figure for each way to the origin. */
 export interface ByPath<T> {
   direct: T;
   sluice: T;
   nodeFloor: T;
+  /** NaN figures when nginx is not installed (the bench's own run requires it). */
+  nginx: T;
 }
 
 export interface LlmStreamResult {
@@ -201,6 +215,42 @@ async function startNodeFloor(options: LlmStreamOptions, dir: string, pki: TestP
   return spawnServer(pinned(options.cpu, [process.execPath, server, floorDir, String(port), `${ORIGIN_ADDRESS}:${originPort}`, HOST]), 'node-floor: listening', port);
 }
 
+/**
+ * nginx in front of the origin, serving a certificate for HOST from the origin's own CA: one
+ * process (no master), pinned like the other proxies, a kept-alive and verified upstream, SSE
+ * passed on as it comes (proxy_buffering off). undefined when there is no nginx to run.
+ */
+async function startNginx(options: LlmStreamOptions, dir: string, pki: TestPki, originPort: number): Promise<ChildServer | undefined> {
+  const nginxDir = join(dir, 'nginx');
+  await mkdir(join(nginxDir, 'tmp'), { recursive: true });
+  const leaf = await pki.issue([HOST], 'nginx');
+  const port = await freePort();
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `${k}_temp_path ${join(nginxDir, 'tmp', k)};`).join(' ');
+  await writeFile(join(nginxDir, 'nginx.conf'), `worker_processes 1; daemon off; master_process off;
+pid ${join(nginxDir, 'nginx.pid')}; error_log stderr notice;
+events { worker_connections 1024; }
+http {
+  access_log off; ${temp}
+  upstream origin { server ${ORIGIN_ADDRESS}:${originPort}; keepalive 256; }
+  server {
+    listen 127.0.0.1:${port} ssl; server_name ${HOST};
+    ssl_certificate ${leaf.cert}; ssl_certificate_key ${leaf.key};
+    keepalive_timeout 600s; keepalive_requests 100000;
+    location / {
+      proxy_pass https://origin; proxy_http_version 1.1;
+      proxy_set_header Connection ""; proxy_set_header Host ${HOST};
+      proxy_buffering off; proxy_request_buffering off;
+      proxy_ssl_server_name on; proxy_ssl_name ${HOST}; proxy_ssl_session_reuse on;
+      proxy_ssl_verify on; proxy_ssl_trusted_certificate ${pki.caCert};
+    }
+  }
+}
+`);
+  if (spawnSync('nginx', ['-v']).error !== undefined) return undefined;
+  // Printed once the configuration is read and the listening socket open.
+  return spawnServer(pinned(options.cpu, ['nginx', '-e', 'stderr', '-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')]), 'getrlimit(RLIMIT_NOFILE)', port);
+}
+
 interface SluiceProcess {
   child: ChildProcess;
   httpsPort: number;
@@ -262,6 +312,7 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
   const originCa = await readFile(pki.caCert, 'utf8');
   let sluice: SluiceProcess | undefined;
   let floor: ChildServer | undefined;
+  let nginx: ChildServer | undefined;
   const dispatchers: Agent[] = [];
   const open = (ca: string, address: string): Agent => {
     const d = dispatcherTo(ca, address);
@@ -271,15 +322,18 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
   try {
     sluice = await startSluiceProcess(options, dir, origin.port, pki.caCert, dns.address);
     floor = await startNodeFloor(options, dir, pki, origin.port);
+    nginx = await startNginx(options, dir, pki, origin.port);
     const s = sluice;
     // Each way to the origin: the client's trust, the address it dials, the port.
-    const paths = {
+    const paths: Partial<Record<Way, Path>> = {
       direct: { ca: originCa, address: ORIGIN_ADDRESS, port: origin.port },
       sluice: { ca: s.caCert, address: '127.0.0.1', port: s.httpsPort },
       nodeFloor: { ca: originCa, address: '127.0.0.1', port: floor.port },
     };
-    const names = Object.keys(paths) as Array<keyof typeof paths>;
-    const perPath = <T>(make: () => T): ByPath<T> => ({ direct: make(), sluice: make(), nodeFloor: make() });
+    if (nginx !== undefined) paths.nginx = { ca: originCa, address: '127.0.0.1', port: nginx.port };
+    const names = Object.keys(paths) as Way[];
+    const pathOf = (name: Way): Path => paths[name] as Path;
+    const perPath = <T>(make: () => T): ByPath<T> => ({ direct: make(), sluice: make(), nodeFloor: make(), nginx: make() });
 
     // Streams on a connection kept alive (warmed once first, on both legs: a proxy keeps its
     // upstream connection as the client keeps its own), then a new connection per stream,
@@ -291,20 +345,20 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
     const delays = perPath<number[]>(() => []);
     const kept = perPath(() => undefined as Agent | undefined);
     for (const name of names) {
-      const agent = open(paths[name].ca, paths[name].address);
+      const agent = open(pathOf(name).ca, pathOf(name).address);
       kept[name] = agent;
-      await stream(origin, agent, paths[name].port, `warm-${name}`);
+      await stream(origin, agent, pathOf(name).port, `warm-${name}`);
     }
     for (let i = 0; i < rounds; i++) {
       for (const name of names) {
-        const w = await stream(origin, kept[name] as Agent, paths[name].port, `warm-${name}-${i}`);
+        const w = await stream(origin, kept[name] as Agent, pathOf(name).port, `warm-${name}-${i}`);
         warm[name].push(w.firstEventMs);
         delays[name].push(...w.delays.slice(1));
       }
     }
     for (let i = 0; i < rounds; i++) {
       for (const name of names) {
-        const { ca, address, port } = paths[name];
+        const { ca, address, port } = pathOf(name);
         const c = await stream(origin, open(ca, address), port, `cold-${name}-${i}`, true);
         cold[name].push(c.firstEventMs);
       }
@@ -314,7 +368,7 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
     // holds streaming only, not 2 × `calls` TLS handshakes), then all streaming at once; through
     // sluice, then through node-floor for its floor.
     const concurrent = async (name: 'sluice' | 'nodeFloor', lag: () => Promise<{ p99: number; max: number }>): Promise<ConcurrentCalls> => {
-      const { ca, address, port } = paths[name];
+      const { ca, address, port } = pathOf(name);
       const clients = Array.from({ length: calls }, () => open(ca, address));
       await Promise.all(clients.map((d, i) => stream(origin, d, port, `many-warm-${name}-${i}`)));
       await lag(); // starts the window
@@ -342,15 +396,16 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
     return {
       rounds,
       intervalMs: INTERVAL_MS,
-      firstEvent: { direct: median(warm.direct), sluice: median(warm.sluice), nodeFloor: median(warm.nodeFloor) },
-      firstEventNewConnection: { direct: median(cold.direct), sluice: median(cold.sluice), nodeFloor: median(cold.nodeFloor) },
-      eventDelay: { direct: spread(delays.direct), sluice: spread(delays.sluice), nodeFloor: spread(delays.nodeFloor) },
+      firstEvent: { direct: median(warm.direct), sluice: median(warm.sluice), nodeFloor: median(warm.nodeFloor), nginx: median(warm.nginx) },
+      firstEventNewConnection: { direct: median(cold.direct), sluice: median(cold.sluice), nodeFloor: median(cold.nodeFloor), nginx: median(cold.nginx) },
+      eventDelay: { direct: spread(delays.direct), sluice: spread(delays.sluice), nodeFloor: spread(delays.nodeFloor), nginx: spread(delays.nginx) },
       concurrent: { calls, streamsPerCall, sluice: sluiceCalls, nodeFloor: floorCalls },
     };
   } finally {
     await Promise.all(dispatchers.map((d) => d.destroy().catch(() => undefined)));
     await sluice?.stop();
     await floor?.stop();
+    await nginx?.stop();
     await origin.stop();
     await dns.stop();
     await rm(pki.dir, { recursive: true, force: true });

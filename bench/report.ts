@@ -79,7 +79,7 @@ function llmGoals(llm: LlmStreamResult | undefined): GoalCheck[] {
   const lag = c === undefined || c.failed > 0 ? undefined : c;
   const floor = llm?.concurrent.nodeFloor;
   return [
-    { goal: 'time to first SSE event +≤ 1 ms (LLM log on)', value: `+${fixed(added, 2)} ms (node-floor +${fixed(llm === undefined ? undefined : llm.firstEvent.nodeFloor - llm.firstEvent.direct, 2)} ms)`, pass: added === undefined ? undefined : added <= 1 },
+    { goal: 'time to first SSE event +≤ 1 ms (LLM log on)', value: `+${fixed(added, 2)} ms (node-floor +${fixed(llm === undefined ? undefined : llm.firstEvent.nodeFloor - llm.firstEvent.direct, 2)} ms, nginx +${fixed(llm === undefined ? undefined : llm.firstEvent.nginx - llm.firstEvent.direct, 2)} ms)`, pass: added === undefined ? undefined : added <= 1 },
     {
       goal: `${llm?.concurrent.calls ?? 100} concurrent streaming calls: event-loop lag ≤ 10 ms (p99)`,
       value: `p99 ${fixed(lag?.lagP99Ms, 1)} ms, max ${fixed(lag?.lagMaxMs, 1)} ms (node-floor p99 ${fixed(floor?.lagP99Ms, 1)}, max ${fixed(floor?.lagMaxMs, 1)} ms)`,
@@ -193,18 +193,19 @@ export function floorLines(peers: PeerResult[]): string[] {
 
 /** The LLM stream result as Markdown lines: a table, its floor, and the concurrent calls. */
 export function renderLlmStreams(r: LlmStreamResult): string[] {
-  const ms = (v: number): string => `${fixed(v, 2)} ms`;
+  const ms = (v: number): string => (Number.isFinite(v) ? `${fixed(v, 2)} ms` : '—');
   const plus = (v: number, base: number): string => `${v - base >= 0 ? '+' : ''}${fixed(v - base, 2)}`;
-  const row = (what: string, v: ByPath<number>): string => `| ${what} | ${ms(v.direct)} | ${ms(v.nodeFloor)} (${plus(v.nodeFloor, v.direct)}) | ${ms(v.sluice)} (${plus(v.sluice, v.direct)}) |`;
-  const pick = (k: keyof Spread): ByPath<number> => ({ direct: r.eventDelay.direct[k], sluice: r.eventDelay.sluice[k], nodeFloor: r.eventDelay.nodeFloor[k] });
+  const added = (v: number, base: number): string => (Number.isFinite(v) ? `${ms(v)} (${plus(v, base)})` : '—');
+  const row = (what: string, v: ByPath<number>): string => `| ${what} | ${ms(v.direct)} | ${added(v.nginx, v.direct)} | ${added(v.nodeFloor, v.direct)} | ${added(v.sluice, v.direct)} |`;
+  const pick = (k: keyof Spread): ByPath<number> => ({ direct: r.eventDelay.direct[k], sluice: r.eventDelay.sluice[k], nodeFloor: r.eventDelay.nodeFloor[k], nginx: r.eventDelay.nginx[k] });
   const c = r.concurrent;
   const calls = (name: string, x: ConcurrentCalls): string =>
     `| ${name} | ${fixed(x.lagP99Ms, 1)} ms | ${fixed(x.lagMaxMs, 1)} ms | ${ms(x.eventDelay.median)} | ${ms(x.eventDelay.p99)} | ${x.failed} |`;
   return [
-    `LLM log on; a real Anthropic tool-use SSE stream, one event every ${r.intervalMs} ms; ${r.rounds} streams per way and row, the ways taking turns; sluice and node-floor each in its own process on the peer core`,
+    `LLM log on; a real Anthropic tool-use SSE stream, one event every ${r.intervalMs} ms; ${r.rounds} streams per way and row, the ways taking turns; nginx (a reverse proxy in C: the machine's floor for any TLS-terminating proxy), node-floor and sluice each in its own process on the peer core`,
     '',
-    '| | direct | node-floor (added) | sluice (added) |',
-    '|---|---:|---:|---:|',
+    '| | direct | nginx (added) | node-floor (added) | sluice (added) |',
+    '|---|---:|---:|---:|---:|',
     row('request → first event, kept-alive connection, median', r.firstEvent),
     row('request → first event, new connection, median', r.firstEventNewConnection),
     row('origin writes an event → client has it, median', pick('median')),

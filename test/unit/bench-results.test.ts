@@ -90,9 +90,9 @@ function llm(firstEvent: { direct: number; sluice: number }, lagP99Ms: number, f
   return {
     rounds: 7,
     intervalMs: 20,
-    firstEvent: { ...firstEvent, nodeFloor: firstEvent.direct + 0.5 },
-    firstEventNewConnection: { direct: 4, sluice: 6, nodeFloor: 5.5 },
-    eventDelay: { direct: spread, sluice: spread, nodeFloor: spread },
+    firstEvent: { ...firstEvent, nodeFloor: firstEvent.direct + 0.5, nginx: firstEvent.direct + 0.25 },
+    firstEventNewConnection: { direct: 4, sluice: 6, nodeFloor: 5.5, nginx: NaN },
+    eventDelay: { direct: spread, sluice: spread, nodeFloor: spread, nginx: spread },
     concurrent: {
       calls: 100,
       streamsPerCall: 3,
@@ -118,9 +118,11 @@ describe('the LLM stream targets', () => {
     expect(goal(undefined, /first SSE event/)).toBeUndefined();
   });
 
-  it('shows the floor beside sluice, each as added to direct', () => {
-    const row = renderLlmStreams(llm({ direct: 1, sluice: 3.25 }, 12)).find((l) => l.startsWith('| request → first event, kept-alive'));
-    expect(row).toBe('| request → first event, kept-alive connection, median | 1.00 ms | 1.50 ms (+0.50) | 3.25 ms (+2.25) |');
+  it('shows nginx and the Node floor beside sluice, each as added to direct; a way not measured as a dash', () => {
+    const lines = renderLlmStreams(llm({ direct: 1, sluice: 3.25 }, 12));
+    expect(lines.find((l) => l.startsWith('| request → first event, kept-alive'))).toBe('| request → first event, kept-alive connection, median | 1.00 ms | 1.25 ms (+0.25) | 1.50 ms (+0.50) | 3.25 ms (+2.25) |');
+    expect(lines.find((l) => l.startsWith('| request → first event, new connection'))).toBe('| request → first event, new connection, median | 4.00 ms | — | 5.50 ms (+1.50) | 6.00 ms (+2.00) |');
+    expect(checkGoals([], llm({ direct: 1, sluice: 3.25 }, 12)).find((g) => /first SSE event/.test(g.goal))?.value).toBe('+2.25 ms (node-floor +0.50 ms, nginx +0.25 ms)');
   });
 });
 
