@@ -1,15 +1,20 @@
 // The two LLM targets of issue 14, measured with the LLM log on: the time to the first SSE event
 // (+≤ 1 ms over direct) and 100 concurrent streaming calls without sluice's event loop lagging
 // more than 10 ms. A fake Anthropic origin (test/helpers/llm-origin.ts: the real wire format,
-// byte for byte) sends a real tool-use SSE stream, one event every 20 ms; clients time each
-// event's arrival directly and through sluice. sluice runs as its own process (`sluice run`,
+// byte for byte) sends a real tool-use SSE stream (one event every 10 ms in the streams timed one
+// at a time, every 20 ms in the 100 concurrent calls); clients time each event's arrival
+// directly and through sluice. The first event is timed on a fresh process's first calls and
+// again after 300 calls through it: V8 compiles a path only once it has run often, and a
+// sidecar spends its life past that point (as the main bench warms up before its keep-alive
+// test). sluice runs as its own process (`sluice run`,
 // pinned to a core when asked), so the lag is sluice's own: read from its /metrics
 // (sluice_event_loop_lag_p99_seconds and _max_seconds, since the previous scrape). Beside it, as
 // in the main bench, node-floor (bench/peers/node-floor-server.ts: a Node https server handing
 // each request to undici, no policy, no log) on the same core: what any out-of-process Node
 // forwarder adds. And nginx as a TLS-terminating reverse proxy (upstream keep-alive, response
 // buffering off, the origin's certificate verified), on the same core, for the single streams:
-// what a proxy written in C adds on this machine, so that a bar below it reads as the machine's.
+// what a proxy written in C adds on this machine: a bar that nginx meets and Node does not is
+// Node's, not the machine's.
 // Loopback only; every wait is bounded.
 //
 // `npm run bench` runs it after the peers; alone: npx node bench/llm-stream.ts [--cpu N] [-- NODE_OPTIONS_FOR_SLUICE…]
@@ -28,14 +33,21 @@ import { renderLlmStreams } from './report.ts';
 
 const ORIGIN_ADDRESS = '127.0.0.7';
 const HOST = 'api.anthropic.com';
+/** Between events in the concurrent calls (a model's token stream). */
 const INTERVAL_MS = 20;
+/** Between events in the streams timed one at a time: only their first event and the gaps count, and the bench has 3 minutes. */
+const SINGLE_INTERVAL_MS = 10;
 
 export interface LlmStreamOptions {
   repoRoot: string;
   /** Core to pin sluice to (taskset), as the bench pins its peers. */
   cpu?: string;
-  /** Streams measured one at a time, each way. */
+  /** Streams measured one at a time, each way, after the warm-up. */
   rounds?: number;
+  /** Streams measured one at a time, each way, before the warm-up (a fresh process). */
+  freshRounds?: number;
+  /** Streaming calls through each way before `rounds` are measured (V8 compiles what runs often). */
+  warmCalls?: number;
   /** Streaming calls at once through sluice for the lag figure. */
   concurrent?: number;
   /** Streams each of the concurrent calls makes in a row (the lag window's length). */
@@ -69,8 +81,15 @@ export interface ByPath<T> {
 
 export interface LlmStreamResult {
   rounds: number;
+  /** Between events in the concurrent calls (ms). */
   intervalMs: number;
-  /** Request sent → first event whole at the client, on a kept-alive connection (median, ms). */
+  /** Between events in the streams timed one at a time (ms). */
+  singleIntervalMs: number;
+  /** Streaming calls through each way between the fresh and the measured rounds. */
+  warmCalls: number;
+  /** As firstEvent, for the first calls of a fresh process, before the warm-up. */
+  firstEventFresh: ByPath<number>;
+  /** Request sent → first event whole at the client, on a kept-alive connection, after the warm-up (median, ms). */
   firstEvent: ByPath<number>;
   /** The same on a new connection for each stream (TLS handshakes included: through a proxy, two). */
   firstEventNewConnection: ByPath<number>;
@@ -118,12 +137,12 @@ interface Timed {
  * One streaming call; event arrival times against the origin's write times for `label`. With
  * `firstOnly` the call is abandoned once its first event is in (its connection with it).
  */
-async function stream(origin: LlmOrigin, dispatcher: Agent, port: number, label: string, firstOnly = false): Promise<Timed> {
+async function stream(origin: LlmOrigin, dispatcher: Agent, port: number, label: string, firstOnly = false, intervalMs = SINGLE_INTERVAL_MS): Promise<Timed> {
   const started = performance.now();
   const res = await request(`https://${HOST}:${port}/v1/messages`, {
     method: 'POST',
     dispatcher,
-    headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-bench', 'x-test-fixture': 'anthropic-tool-use.sse', 'x-test-interval-ms': String(INTERVAL_MS), 'x-test-run': label },
+    headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-bench', 'x-test-fixture': 'anthropic-tool-use.sse', 'x-test-interval-ms': String(intervalMs), 'x-test-run': label },
     body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'timing' }] }),
   });
   if (res.statusCode !== 200) throw new Error(`${label}: status ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`);
@@ -141,6 +160,37 @@ async function stream(origin: LlmOrigin, dispatcher: Agent, port: number, label:
   }
   const sent = origin.eventTimes.get(label) ?? [];
   return { firstEventMs: (arrivals[0] ?? NaN) - started, delays: arrivals.map((at, i) => at - (sent[i] as number)), events: arrivals.length };
+}
+
+const WARM_CALLS = 300;
+const WARM_CONCURRENCY = 20;
+
+/** `calls` streaming calls through `path`, `WARM_CONCURRENCY` at a time, an event a millisecond. */
+async function warmUp(origin: LlmOrigin, path: Path, calls: number): Promise<void> {
+  const dispatcher = new Agent({
+    connections: WARM_CONCURRENCY,
+    connect: { ca: path.ca, lookup: (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: path.address, family: 4 }]) } as never,
+  });
+  let next = 0;
+  const one = async (): Promise<void> => {
+    while (next < calls) {
+      next++;
+      const res = await request(`https://${HOST}:${path.port}/v1/messages`, {
+        method: 'POST',
+        dispatcher,
+        headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-bench', 'x-test-fixture': 'anthropic-tool-use.sse', 'x-test-interval-ms': '1', 'x-test-run': 'warm-up' },
+        body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'warm-up' }] }),
+      });
+      await res.body.text();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: WARM_CONCURRENCY }, one));
+  } finally {
+    await dispatcher.destroy();
+  }
+  origin.received.length = 0;
+  origin.sent.length = 0;
 }
 
 const pinned = (cpu: string | undefined, argv: string[]): string[] => (cpu === undefined ? argv : ['taskset', '-c', cpu, ...argv]);
@@ -303,6 +353,8 @@ async function scrapeLag(adminPort: number): Promise<{ p99: number; max: number 
 
 export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmStreamResult> {
   const rounds = options.rounds ?? 5;
+  const freshRounds = options.freshRounds ?? 3;
+  const warmCalls = options.warmCalls ?? WARM_CALLS;
   const calls = options.concurrent ?? 100;
   const streamsPerCall = options.streamsPerCall ?? 3;
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-llm-'));
@@ -344,11 +396,23 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
     const warm = perPath<number[]>(() => []);
     const delays = perPath<number[]>(() => []);
     const kept = perPath(() => undefined as Agent | undefined);
+    const fresh = perPath<number[]>(() => []);
     for (const name of names) {
       const agent = open(pathOf(name).ca, pathOf(name).address);
       kept[name] = agent;
       await stream(origin, agent, pathOf(name).port, `warm-${name}`);
     }
+    // The first calls of a fresh process: its request path not yet compiled by V8's JIT.
+    for (let i = 0; i < freshRounds; i++) {
+      for (const name of names) fresh[name].push((await stream(origin, kept[name] as Agent, pathOf(name).port, `fresh-${name}-${i}`)).firstEventMs);
+    }
+    // Then what a sidecar is for the rest of its life: its LLM path run often enough for V8 to
+    // have compiled it (fresh, node-floor and sluice added ~2.4 ms to the first event where
+    // nginx added ~0.5). The same calls through each Node process, 20 at once, on connections
+    // of their own; the client's and the origin's code (this process) warm up with them, and
+    // nginx has no compiler to wait for.
+    for (const name of ['sluice', 'nodeFloor'] as const) await warmUp(origin, pathOf(name), warmCalls);
+    origin.eventTimes.delete('warm-up');
     for (let i = 0; i < rounds; i++) {
       for (const name of names) {
         const w = await stream(origin, kept[name] as Agent, pathOf(name).port, `warm-${name}-${i}`);
@@ -377,7 +441,7 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
         const out: number[] = [];
         for (let k = 0; k < streamsPerCall; k++) {
           try {
-            const r = await stream(origin, d, port, `many-${name}-${i}-${k}`);
+            const r = await stream(origin, d, port, `many-${name}-${i}-${k}`, false, INTERVAL_MS);
             if (r.events === 0) failed++;
             out.push(...r.delays.slice(1));
           } catch {
@@ -396,6 +460,9 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
     return {
       rounds,
       intervalMs: INTERVAL_MS,
+      singleIntervalMs: SINGLE_INTERVAL_MS,
+      warmCalls,
+      firstEventFresh: { direct: median(fresh.direct), sluice: median(fresh.sluice), nodeFloor: median(fresh.nodeFloor), nginx: median(fresh.nginx) },
       firstEvent: { direct: median(warm.direct), sluice: median(warm.sluice), nodeFloor: median(warm.nodeFloor), nginx: median(warm.nginx) },
       firstEventNewConnection: { direct: median(cold.direct), sluice: median(cold.sluice), nodeFloor: median(cold.nodeFloor), nginx: median(cold.nginx) },
       eventDelay: { direct: spread(delays.direct), sluice: spread(delays.sluice), nodeFloor: spread(delays.nodeFloor), nginx: spread(delays.nginx) },

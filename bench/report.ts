@@ -79,7 +79,7 @@ function llmGoals(llm: LlmStreamResult | undefined): GoalCheck[] {
   const lag = c === undefined || c.failed > 0 ? undefined : c;
   const floor = llm?.concurrent.nodeFloor;
   return [
-    { goal: 'time to first SSE event +≤ 1 ms (LLM log on)', value: `+${fixed(added, 2)} ms (node-floor +${fixed(llm === undefined ? undefined : llm.firstEvent.nodeFloor - llm.firstEvent.direct, 2)} ms, nginx +${fixed(llm === undefined ? undefined : llm.firstEvent.nginx - llm.firstEvent.direct, 2)} ms)`, pass: added === undefined ? undefined : added <= 1 },
+    { goal: 'time to first SSE event +≤ 1 ms (LLM log on)', value: `+${fixed(added, 2)} ms after ${llm?.warmCalls ?? '—'} warm-up calls (node-floor +${fixed(llm === undefined ? undefined : llm.firstEvent.nodeFloor - llm.firstEvent.direct, 2)} ms, nginx +${fixed(llm === undefined ? undefined : llm.firstEvent.nginx - llm.firstEvent.direct, 2)} ms); a fresh process's first calls +${fixed(llm === undefined ? undefined : llm.firstEventFresh.sluice - llm.firstEventFresh.direct, 2)} ms`, pass: added === undefined ? undefined : added <= 1 },
     {
       goal: `${llm?.concurrent.calls ?? 100} concurrent streaming calls: event-loop lag ≤ 10 ms (p99)`,
       value: `p99 ${fixed(lag?.lagP99Ms, 1)} ms, max ${fixed(lag?.lagMaxMs, 1)} ms (node-floor p99 ${fixed(floor?.lagP99Ms, 1)}, max ${fixed(floor?.lagMaxMs, 1)} ms)`,
@@ -202,16 +202,17 @@ export function renderLlmStreams(r: LlmStreamResult): string[] {
   const calls = (name: string, x: ConcurrentCalls): string =>
     `| ${name} | ${fixed(x.lagP99Ms, 1)} ms | ${fixed(x.lagMaxMs, 1)} ms | ${ms(x.eventDelay.median)} | ${ms(x.eventDelay.p99)} | ${x.failed} |`;
   return [
-    `LLM log on; a real Anthropic tool-use SSE stream, one event every ${r.intervalMs} ms; ${r.rounds} streams per way and row, the ways taking turns; nginx (a reverse proxy in C: the machine's floor for any TLS-terminating proxy), node-floor and sluice each in its own process on the peer core`,
+    `LLM log on; a real Anthropic tool-use SSE stream, one event every ${r.singleIntervalMs} ms; ${r.rounds} streams per way and row, the ways taking turns, after ${r.warmCalls} calls through each Node process (a fresh process's first calls run before V8 has compiled their path: the row below); nginx (a reverse proxy in C: the machine's floor for any TLS-terminating proxy), node-floor and sluice each in its own process on the peer core`,
     '',
     '| | direct | nginx (added) | node-floor (added) | sluice (added) |',
     '|---|---:|---:|---:|---:|',
-    row('request → first event, kept-alive connection, median', r.firstEvent),
+    row(`request → first event, kept-alive connection, median (after ${r.warmCalls} warm-up calls)`, r.firstEvent),
+    row('… the same, first calls of a fresh process', r.firstEventFresh),
     row('request → first event, new connection, median', r.firstEventNewConnection),
     row('origin writes an event → client has it, median', pick('median')),
     row('origin writes an event → client has it, p99', pick('p99')),
     '',
-    `${c.calls} streaming calls at once (${c.streamsPerCall} streams each, connections warm); lag beyond the 10 ms sampling interval (sluice: its /metrics):`,
+    `${c.calls} streaming calls at once (${c.streamsPerCall} streams each, one event every ${r.intervalMs} ms, connections warm); lag beyond the 10 ms sampling interval (sluice: its /metrics):`,
     '',
     '| through | event-loop lag p99 | lag max | origin write → client has the event, median | p99 | streams failed |',
     '|---|---:|---:|---:|---:|---:|',
