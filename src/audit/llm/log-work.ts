@@ -11,16 +11,40 @@
 // steps/llm-audit/exchange-recorder.ts), so the queue is bounded by the exchanges in flight;
 // every turn of the event loop gives it at least one slice.
 
-import { createSliceQueue } from '../../runtime/slice-queue.ts';
-
 /** Longest stretch of log work between two turns of the event loop. */
 export const SLICE_MS = 2;
 
-const queue = createSliceQueue(SLICE_MS);
+interface Task {
+  run: () => void;
+  onError: (err: unknown) => void;
+}
+
+const queue: Array<Task | undefined> = [];
+let head = 0;
+let scheduled = false;
+/** A task is running (work queued from inside one waits for its turn). */
+let running = false;
 
 /** Queues `run` behind the log work already waiting; `onError` hears what it throws. */
 export function deferLogWork(run: () => void, onError: (err: unknown) => void): void {
   queue.push({ run, onError });
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(runSlice);
+  }
+}
+
+function runNext(): void {
+  const task = queue[head] as Task;
+  queue[head++] = undefined;
+  running = true;
+  try {
+    task.run();
+  } catch (err) {
+    task.onError(err);
+  } finally {
+    running = false;
+  }
 }
 
 /**
@@ -29,10 +53,33 @@ export function deferLogWork(run: () => void, onError: (err: unknown) => void): 
  * Does nothing when called from log work itself.
  */
 export function runLogWorkNow(): void {
-  queue.runAll();
+  if (running) return;
+  while (head < queue.length) runNext();
+  queue.length = 0;
+  head = 0;
+}
+
+function runSlice(): void {
+  const until = performance.now() + SLICE_MS;
+  while (head < queue.length) {
+    runNext();
+    if (performance.now() >= until) break;
+  }
+  if (head < queue.length) {
+    // Under steady load the queue may never empty: drop the finished part now and then.
+    if (head >= 1024 && head * 2 >= queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    setImmediate(runSlice);
+    return;
+  }
+  queue.length = 0;
+  head = 0;
+  scheduled = false;
 }
 
 /** Tasks waiting (tests). */
 export function pendingLogWork(): number {
-  return queue.size;
+  return queue.length - head;
 }
