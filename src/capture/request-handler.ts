@@ -3,7 +3,7 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { ConnectionInfo, Exchange } from '../pipeline/exchange.ts';
-import { SluiceError } from '../errors/codes.ts';
+import type { SluiceError } from '../errors/codes.ts';
 import { sendRefusal } from './deny-response.ts';
 import { forward, type ForwardResult } from '../upstream/forward.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -11,7 +11,6 @@ import type { AnyRequest } from './exchange-builder.ts';
 import { runExchange } from './run-exchange.ts';
 import { logRequest } from './request-log.ts';
 import { holdH2ReceiveWindow } from './h2-receive-window.ts';
-import { startRequest } from './request-starts.ts';
 
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 
@@ -52,20 +51,14 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: AnyR
       return;
     }
 
-    const start = (): void =>
-      runExchange(req, conn, runtime, startedAt, refuse, (exchange) => {
-        // A client that reset its stream while the steps ran or its start waited (an h2
-        // rapid-reset flood) gets no upstream connection dialled on its behalf: that handshake
-        // is the expensive part.
-        if (res.destroyed || res.closed) {
-          log(exchange, { status: 0, outcome: 'client_aborted' }, undefined, 'allow');
-          return;
-        }
-        forward(exchange, req, res, (error) => sendRefusal(res, error), (result) => log(exchange, result, result.error, 'allow'));
-      });
-    startRequest(start, (err) => {
-      runtime.services.opsLog.error({ err, conn: conn.id }, 'request pipeline failed');
-      refuse({ host: conn.host }, new SluiceError('upstream_error', 500, 'internal error in sluice'));
+    runExchange(req, conn, runtime, startedAt, refuse, (exchange) => {
+      // A client that reset its stream while the steps ran (an h2 rapid-reset flood) gets no
+      // upstream connection dialled on its behalf: that handshake is the expensive part.
+      if (res.destroyed || res.closed) {
+        log(exchange, { status: 0, outcome: 'client_aborted' }, undefined, 'allow');
+        return;
+      }
+      forward(exchange, req, res, (error) => sendRefusal(res, error), (result) => log(exchange, result, result.error, 'allow'));
     });
   };
 }
