@@ -11,6 +11,7 @@ import type { AnyRequest } from './exchange-builder.ts';
 import { runExchange } from './run-exchange.ts';
 import { logRequest } from './request-log.ts';
 import { holdH2ReceiveWindow } from './h2-receive-window.ts';
+import { clientGone } from '../http/client-gone.ts';
 
 type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 
@@ -54,7 +55,7 @@ export function createRequestHandler(options: RequestHandlerOptions): (req: AnyR
     runExchange(req, conn, runtime, startedAt, refuse, (exchange) => {
       // A client that reset its stream while the steps ran (an h2 rapid-reset flood) gets no
       // upstream connection dialled on its behalf: that handshake is the expensive part.
-      if (res.destroyed || res.closed) {
+      if (clientGone(res)) {
         log(exchange, { status: 0, outcome: 'client_aborted' }, undefined, 'allow');
         return;
       }
