@@ -393,7 +393,7 @@ async function main(): Promise<number> {
       'idle memory': `${durations.idleConnections} TLS connections, one keep-alive request each, held idle; Δ RSS of the peer's process tree / connections still open`,
       download: `right after start-up and a 1 MiB warm-up download, curl of a ${DOWNLOAD_BYTES / 1024 / 1024} MiB file; peak RSS = sum of VmHWM over the peer's processes after resetting it; Δ = peak − RSS just before`,
       upload: `curl -T (PUT, streamed) of a ${DOWNLOAD_BYTES / 1024 / 1024} MiB file, stored by nginx (DAV) before it answers; right after the download; its Δ is from the same level as the download's (RSS after the warm-up); curl speaks h2 to sluice (the only peer offering it), so sluice's upload is also measured with curl --http1.1`,
-      'LLM streams': 'bench/llm-stream.ts: a fake Anthropic origin (the real SSE wire format) on loopback, undici clients; first event timed from the request, on a kept-alive connection (median); lag from sluice\'s /metrics while the concurrent calls streamed',
+      'LLM streams': 'bench/llm-stream.ts: a fake Anthropic origin (the real SSE wire format) on loopback, undici clients, directly and through nginx, node-floor and sluice; first event timed from the request, on a kept-alive connection (median), on a fresh process\'s first 3 calls and again after 300 calls through each Node process (the verdict); lag from sluice\'s /metrics while the concurrent calls streamed',
       'start to ready': 'from spawning the peer (ip netns exec … setpriv … node) to its "listening on" line; sluice with its compile cache filled, as installed',
     },
     peers: results,
