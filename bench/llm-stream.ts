@@ -46,7 +46,7 @@ export interface LlmStreamOptions {
   rounds?: number;
   /** Streams measured one at a time, each way, before the warm-up (a fresh process). */
   freshRounds?: number;
-  /** Streaming calls through each way before `rounds` are measured (V8 compiles what runs often). */
+  /** Streaming calls through each Node process (sluice, node-floor) before `rounds` are measured (V8 compiles what runs often). */
   warmCalls?: number;
   /** Streaming calls at once through sluice for the lag figure. */
   concurrent?: number;
@@ -85,7 +85,7 @@ export interface LlmStreamResult {
   intervalMs: number;
   /** Between events in the streams timed one at a time (ms). */
   singleIntervalMs: number;
-  /** Streaming calls through each way between the fresh and the measured rounds. */
+  /** Streaming calls through each Node process between the fresh and the measured rounds. */
   warmCalls: number;
   /** As firstEvent, for the first calls of a fresh process, before the warm-up. */
   firstEventFresh: ByPath<number>;
@@ -118,9 +118,9 @@ const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(
 const p99 = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * 0.99))] ?? NaN;
 const spread = (v: number[]): Spread => ({ median: median(v), p99: p99(v) });
 
-function dispatcherTo(ca: string, address: string): Agent {
+function dispatcherTo(ca: string, address: string, connections = 1): Agent {
   return new Agent({
-    connections: 1,
+    connections,
     connect: { ca, lookup: (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address, family: 4 }]) } as never,
   });
 }
@@ -167,10 +167,7 @@ const WARM_CONCURRENCY = 20;
 
 /** `calls` streaming calls through `path`, `WARM_CONCURRENCY` at a time, an event a millisecond. */
 async function warmUp(origin: LlmOrigin, path: Path, calls: number): Promise<void> {
-  const dispatcher = new Agent({
-    connections: WARM_CONCURRENCY,
-    connect: { ca: path.ca, lookup: (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: path.address, family: 4 }]) } as never,
-  });
+  const dispatcher = dispatcherTo(path.ca, path.address, WARM_CONCURRENCY);
   let next = 0;
   const one = async (): Promise<void> => {
     while (next < calls) {
@@ -191,6 +188,7 @@ async function warmUp(origin: LlmOrigin, path: Path, calls: number): Promise<voi
   }
   origin.received.length = 0;
   origin.sent.length = 0;
+  origin.eventTimes.delete('warm-up');
 }
 
 const pinned = (cpu: string | undefined, argv: string[]): string[] => (cpu === undefined ? argv : ['taskset', '-c', cpu, ...argv]);
@@ -412,7 +410,6 @@ export async function measureLlmStreams(options: LlmStreamOptions): Promise<LlmS
     // of their own; the client's and the origin's code (this process) warm up with them, and
     // nginx has no compiler to wait for.
     for (const name of ['sluice', 'nodeFloor'] as const) await warmUp(origin, pathOf(name), warmCalls);
-    origin.eventTimes.delete('warm-up');
     for (let i = 0; i < rounds; i++) {
       for (const name of names) {
         const w = await stream(origin, kept[name] as Agent, pathOf(name).port, `warm-${name}-${i}`);
