@@ -145,6 +145,13 @@ async function h2AfterOneRequest(): Promise<{ session: http2.ClientHttp2Session;
   return { session, closed };
 }
 
+/** Reports when an idle h2 session closed (ms after its answer; undefined: still open) and holds it to the limit. */
+function expectH2SessionClosed(tag: string, subject: string, ms: number | undefined, stillOpen: string): void {
+  console.log(`[keep-alive ${tag}] ${subject} closed after ${ms === undefined ? 'never (still open)' : `${Math.round(ms)} ms`}; limit ${KEEPALIVE_TIMEOUT_MS} ms`);
+  expect(ms, stillOpen).toBeDefined();
+  expect(ms).toBeLessThanOrEqual(KEEPALIVE_LIMIT_MS);
+}
+
 describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () => {
   for (const listener of LISTENERS) {
     it(`closes an idle HTTP/1.1 ${listener} connection after its response`, async () => {
@@ -179,7 +186,7 @@ describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () =>
         const res = await conn.response();
         expect(res.status, res.body.toString()).toBe(200);
         const answeredAt = performance.now();
-          await feedWhileOpen(() => conn.closed, () => conn.write('\r\n').catch(() => undefined), answeredAt);
+        await feedWhileOpen(() => conn.closed, () => conn.write('\r\n').catch(() => undefined), answeredAt);
         const ms = await conn.waitClosed(0, answeredAt);
         console.log(`[keep-alive ${listener}, CRLF every 200 ms] closed after ${ms === undefined ? 'never (still open)' : `${Math.round(ms)} ms`}; limit ${KEEPALIVE_TIMEOUT_MS} ms (+ ${NODE_KEEPALIVE_BUFFER_MS} ms)`);
         expect(ms, 'a connection fed blank lines is still open').toBeDefined();
@@ -201,10 +208,7 @@ describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () =>
       await feedWhileOpen(() => at !== undefined, () => {
         if (!session.closed && !session.destroyed) session.ping(() => {});
       }, answeredAt);
-      const ms = at === undefined ? undefined : at - answeredAt;
-      console.log(`[keep-alive h2, PING every 200 ms] session closed after ${ms === undefined ? 'never (still open)' : `${Math.round(ms)} ms`}; limit ${KEEPALIVE_TIMEOUT_MS} ms`);
-      expect(ms, 'an h2 session kept busy with PINGs is still open').toBeDefined();
-      expect(ms).toBeLessThanOrEqual(KEEPALIVE_LIMIT_MS);
+      expectH2SessionClosed('h2, PING every 200 ms', 'session', at === undefined ? undefined : at - answeredAt, 'an h2 session kept busy with PINGs is still open');
     } finally {
       session.destroy();
     }
@@ -215,10 +219,7 @@ describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () =>
     try {
       const answeredAt = performance.now();
       const at = await Promise.race([closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), HEADERS_TIMEOUT_MS))]);
-      const ms = at === undefined ? undefined : at - answeredAt;
-      console.log(`[keep-alive h2] idle session closed after ${ms === undefined ? 'never (still open)' : `${Math.round(ms)} ms`}; limit ${KEEPALIVE_TIMEOUT_MS} ms`);
-      expect(ms, `idle h2 session still open ${HEADERS_TIMEOUT_MS} ms after its last stream`).toBeDefined();
-      expect(ms).toBeLessThanOrEqual(KEEPALIVE_LIMIT_MS);
+      expectH2SessionClosed('h2', 'idle session', at === undefined ? undefined : at - answeredAt, `idle h2 session still open ${HEADERS_TIMEOUT_MS} ms after its last stream`);
     } finally {
       session.destroy();
     }
