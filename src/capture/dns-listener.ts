@@ -151,10 +151,6 @@ function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>, bud
     }
     clients.add(socket);
     const unsent = budget.open(socket);
-    socket.on('close', () => {
-      clients.delete(socket);
-      unsent.release();
-    });
     let pending: Buffer = Buffer.alloc(0);
     let unanswered = 0;
     // Idle means no progress for TCP_IDLE_MS: no complete query taken, no answer handed to the
@@ -166,7 +162,15 @@ function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>, bud
       if (unanswered > 0 && !socket.writableNeedDrain) idle.refresh();
       else socket.destroy();
     }, TCP_IDLE_MS);
-    socket.on('close', () => clearTimeout(idle));
+    /** Progress: a query taken or an answer handed to the kernel. One per connection, not per query. */
+    const progressed = (): void => {
+      idle.refresh();
+    };
+    socket.on('close', () => {
+      clients.delete(socket);
+      unsent.release();
+      clearTimeout(idle);
+    });
     // Messages are answered one at a time, in order (RFC 7766 allows either).
     let queue = Promise.resolve();
     const mayRead = (): boolean => unanswered < MAX_UNANSWERED && !socket.writableNeedDrain;
@@ -179,9 +183,9 @@ function createTcpServer(opts: DnsListenerOptions, clients: Set<net.Socket>, bud
         const message = pending.subarray(2, 2 + length);
         pending = pending.subarray(2 + length);
         unanswered++;
-        idle.refresh();
+        progressed();
         queue = queue
-          .then(() => answerTcp(message, socket, opts, unsent, () => idle.refresh()))
+          .then(() => answerTcp(message, socket, opts, unsent, progressed))
           .finally(() => {
             unanswered--;
             pump();
