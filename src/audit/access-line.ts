@@ -4,8 +4,8 @@
 // per line were ~8 % of sluice's CPU per keep-alive request (bench profile, issue 14); one
 // JSON.stringify of a record of strings and numbers is the cheapest correct serialiser, and the
 // time string changes once per millisecond.
-/** Formats one record (a flat object of strings, numbers and the trace array). */
-export type AccessLineFormatter = (record: object) => string;
+/** Formats one record (a flat object of strings, numbers and the trace array) logged at `at` (ms since the epoch; now if left out). */
+export type AccessLineFormatter = (record: object, at?: number) => string;
 
 /** NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR: valid unescaped in JSON, but line breaks to
  *  readers that split on Unicode line ends (Python's str.splitlines): escaped, one line stays one. */
@@ -17,8 +17,8 @@ export function accessLineFormatter(agent: string): AccessLineFormatter {
   const agentJson = JSON.stringify(agent);
   let lastMs = -1;
   let prefix = '';
-  return (record) => {
-    const now = Date.now();
+  return (record, at) => {
+    const now = at ?? Date.now();
     if (now !== lastMs) {
       lastMs = now;
       prefix = `{"level":"info","time":"${new Date(now).toISOString()}","agent":${agentJson}`;

@@ -48,7 +48,13 @@ export interface AccessRecord {
   trace?: readonly TraceEntry[];
 }
 
+interface TimedRecord {
+  readonly at: number;
+  readonly record: AccessRecord;
+}
+
 export interface AccessLog {
+  /** Queues one line; `record` must not change afterwards (it is formatted with its batch). */
   write(record: AccessRecord): void;
   flush(): void;
   readonly path: string;
@@ -57,15 +63,17 @@ export interface AccessLog {
 export function createAccessLog(logDir: string, agent: string): AccessLog {
   mkdirSync(logDir, { recursive: true });
   const path = join(logDir, 'access.ndjson');
-  // Lines are written in batches (src/audit/batched-file.ts): at most a quarter second late.
-  const file = openBatchedFile(path, {
+  // Lines are written in batches (src/audit/batched-file.ts): at most a quarter second late,
+  // each with the time its record was written, formatted when its batch is.
+  const format = accessLineFormatter(agent);
+  const file = openBatchedFile<TimedRecord>(path, {
+    serialize: (entry) => format(entry.record, entry.at),
     onError: (err) => process.stderr.write(`sluice: cannot write ${path}: ${err.message}; lines are kept and retried\n`),
   });
-  const format = accessLineFormatter(agent);
   return {
     path,
     write(record) {
-      file.write(format(record));
+      file.write({ at: Date.now(), record });
     },
     flush() {
       file.flush();

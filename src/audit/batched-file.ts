@@ -1,35 +1,56 @@
-// An append-only file written in batches: lines wait in memory and go to disk together, at
-// the latest after `intervalMs` or once `batchBytes` are waiting, with synchronous writes so
+// An append-only file written in batches: entries wait in memory and go to disk together, at
+// the latest after `intervalMs` or once `batchEntries` are waiting, with synchronous writes so
 // lines can never land out of order. Measured: writing the access log line by line through
 // an asynchronous string buffer cost ~20 % of sluice's keep-alive throughput; this costs ~5 %.
+// Entries are turned into text when their batch is written, not when they arrive: one tight
+// loop over a batch ran the access-line formatter at ~0.9 µs a line where formatting each line
+// between two requests took ~2.8 µs (cold caches on a proxy's core), and a waiting entry (the
+// record) is smaller than its line: sluice's CPU per keep-alive request fell ~4.5 µs (issue 14).
 import { closeSync, openSync, writeSync } from 'node:fs';
 
-export interface BatchedFile {
-  /** Queues one line (with its newline). */
-  write(line: string): void;
+export interface BatchedFile<T> {
+  /** Queues one entry; it must not change afterwards (it is serialised later). */
+  write(entry: T): void;
   /** Writes everything queued now. */
   flush(): void;
   close(): void;
 }
 
-export interface BatchedFileOptions {
+export interface BatchedFileOptions<T> {
+  /** The text written for one entry: one line with its newline. Called when its batch is written. */
+  serialize: (entry: T) => string;
   intervalMs?: number;
-  batchBytes?: number;
+  /** Entries waiting before their batch is written at once. */
+  batchEntries?: number;
   /** Most bytes kept while the disk refuses writes; older lines are dropped past it. */
   maxPendingBytes?: number;
   onError?: (err: Error) => void;
 }
 
-export function openBatchedFile(path: string, options: BatchedFileOptions = {}): BatchedFile {
-  const batchBytes = options.batchBytes ?? 64 * 1024;
+export function openBatchedFile<T>(path: string, options: BatchedFileOptions<T>): BatchedFile<T> {
+  const { serialize } = options;
+  const batchEntries = options.batchEntries ?? 256;
   const maxPending = options.maxPendingBytes ?? 16 * 1024 * 1024;
   let fd: number | undefined = openSync(path, 'a', 0o640);
+  /** Entries not serialised yet, oldest first. */
+  let entries: T[] = [];
+  /** Serialised lines not written yet (more than one batch only while the disk refuses writes). */
   let pending: string[] = [];
   let pendingBytes = 0;
   let failing = false;
 
   const flush = (): void => {
-    if (pending.length === 0 || fd === undefined) return;
+    if (fd === undefined) return;
+    if (entries.length > 0) {
+      const batch = entries;
+      entries = [];
+      for (const entry of batch) {
+        const line = serialize(entry);
+        pending.push(line);
+        pendingBytes += line.length;
+      }
+    }
+    if (pending.length === 0) return;
     const data = Buffer.from(pending.join(''), 'utf8');
     try {
       let offset = 0;
@@ -49,10 +70,9 @@ export function openBatchedFile(path: string, options: BatchedFileOptions = {}):
   timer.unref();
 
   return {
-    write(line) {
-      pending.push(line);
-      pendingBytes += line.length;
-      if (pendingBytes >= batchBytes && !failing) flush();
+    write(entry) {
+      entries.push(entry);
+      if (entries.length >= batchEntries && !failing) flush();
     },
     flush,
     close() {

@@ -53,7 +53,7 @@ export function logRequest(
     ttfb_ms: result.ttfbMs === undefined ? undefined : round(result.ttfbMs),
     outcome: result.outcome,
     message: error === undefined ? undefined : runtime.credentials.redact(error.message),
-    // The steps' own array, not a copy: an empty trace costs nothing and is left out.
-    trace: ex.trace !== undefined && ex.trace.length > 0 ? ex.trace : undefined,
+    // A copy (the line is formatted with its batch, later); an empty trace is left out.
+    trace: ex.trace !== undefined && ex.trace.length > 0 ? ex.trace.slice() : undefined,
   });
 }

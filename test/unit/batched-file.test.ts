@@ -1,5 +1,5 @@
 // The access log's writer: lines reach the file in order, at the latest after the interval,
-// at once when a batch is full, and everything on flush().
+// at once when a batch is full, and everything on flush(); entries become text with their batch.
 import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,11 +7,13 @@ import { openBatchedFile } from '../../src/audit/batched-file.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
 const fresh = (): string => join(makeTempDir('batched'), 'log.ndjson');
+/** The entries of these tests are their own lines. */
+const asIs = (line: string): string => line;
 
 describe('batched file', () => {
   it('holds lines until flush, then writes them in order', () => {
     const path = fresh();
-    const file = openBatchedFile(path, { intervalMs: 60_000 });
+    const file = openBatchedFile(path, { serialize: asIs, intervalMs: 60_000 });
     for (let i = 0; i < 100; i++) file.write(`{"n":${i}}\n`);
     expect(readFileSync(path, 'utf8')).toBe('');
     file.flush();
@@ -22,7 +24,7 @@ describe('batched file', () => {
 
   it('writes at once when a batch is full', () => {
     const path = fresh();
-    const file = openBatchedFile(path, { intervalMs: 60_000, batchBytes: 100 });
+    const file = openBatchedFile(path, { serialize: asIs, intervalMs: 60_000, batchEntries: 2 });
     file.write(`${'x'.repeat(60)}\n`);
     expect(readFileSync(path, 'utf8')).toBe('');
     file.write(`${'y'.repeat(60)}\n`);
@@ -35,7 +37,7 @@ describe('batched file', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {
       const path = fresh();
-      const file = openBatchedFile(path, { intervalMs: 50 });
+      const file = openBatchedFile(path, { serialize: asIs, intervalMs: 50 });
       file.write('{"late":true}\n');
       vi.advanceTimersByTime(49);
       expect(readFileSync(path, 'utf8')).toBe('');
@@ -49,12 +51,57 @@ describe('batched file', () => {
 
   it('appends to an existing file and writes what is left on close', () => {
     const path = fresh();
-    const first = openBatchedFile(path, { intervalMs: 60_000 });
+    const first = openBatchedFile(path, { serialize: asIs, intervalMs: 60_000 });
     first.write('a\n');
     first.close();
-    const second = openBatchedFile(path, { intervalMs: 60_000 });
+    const second = openBatchedFile(path, { serialize: asIs, intervalMs: 60_000 });
     second.write('b\n');
     second.close();
     expect(readFileSync(path, 'utf8')).toBe('a\nb\n');
+  });
+
+  it('serialises entries when their batch is written, in the order they were queued', () => {
+    const path = fresh();
+    const seen: number[] = [];
+    const file = openBatchedFile<{ n: number }>(path, {
+      serialize: (e) => {
+        seen.push(e.n);
+        return `${e.n}\n`;
+      },
+      intervalMs: 60_000,
+      batchEntries: 3,
+    });
+    file.write({ n: 1 });
+    file.write({ n: 2 });
+    expect(seen).toEqual([]);
+    file.write({ n: 3 });
+    expect(seen).toEqual([1, 2, 3]);
+    file.write({ n: 4 });
+    file.close();
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(readFileSync(path, 'utf8')).toBe('1\n2\n3\n4\n');
+  });
+
+  it('keeps what the disk refused as text, says so once, and keeps accepting entries', () => {
+    // /dev/full refuses every write (ENOSPC), as a full log volume does.
+    const errors: string[] = [];
+    let serialised = 0;
+    const file = openBatchedFile<string>('/dev/full', {
+      serialize: (line) => {
+        serialised++;
+        return line;
+      },
+      intervalMs: 60_000,
+      batchEntries: 2,
+      maxPendingBytes: 64,
+      onError: (err) => errors.push((err as NodeJS.ErrnoException).code ?? err.message),
+    });
+    for (let i = 0; i < 10; i++) file.write(`${'x'.repeat(30)}\n`);
+    file.flush();
+    file.flush();
+    expect(errors).toEqual(['ENOSPC']);
+    // Each entry was turned into text once: retries write the kept text, not the entries again.
+    expect(serialised).toBe(10);
+    file.close();
   });
 });
