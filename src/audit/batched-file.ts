@@ -38,8 +38,25 @@ export function openBatchedFile<T>(path: string, options: BatchedFileOptions<T>)
   let pending: string[] = [];
   let pendingBytes = 0;
   let failing = false;
+  const intervalMs = options.intervalMs ?? 250;
+  /**
+   * Armed by the first entry that waits (and while the disk refuses writes), not a standing
+   * interval: an idle sidecar's log does not wake it 4 times a second.
+   */
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    if (timer !== undefined || fd === undefined) return;
+    timer = setTimeout(onTimer, intervalMs);
+    timer.unref();
+  };
+  const onTimer = (): void => {
+    timer = undefined;
+    flush();
+  };
 
   const flush = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
     if (fd === undefined) return;
     if (entries.length > 0) {
       const batch = entries;
@@ -61,23 +78,23 @@ export function openBatchedFile<T>(path: string, options: BatchedFileOptions<T>)
     } catch (err) {
       if (!failing) options.onError?.(err as Error);
       failing = true;
-      // Keep what could not be written (bounded) and try again at the next flush.
+      // Keep what could not be written (bounded) and try again after the interval.
       while (pendingBytes > maxPending && pending.length > 0) pendingBytes -= (pending.shift() as string).length;
+      arm();
     }
   };
-
-  const timer = setInterval(flush, options.intervalMs ?? 250);
-  timer.unref();
 
   return {
     write(entry) {
       entries.push(entry);
       if (entries.length >= batchEntries && !failing) flush();
+      else arm();
     },
     flush,
     close() {
       flush();
-      clearInterval(timer);
+      clearTimeout(timer);
+      timer = undefined;
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
     },

@@ -32,17 +32,40 @@ describe('batched file', () => {
     file.close();
   });
 
-  it('writes waiting lines after the interval without a flush', () => {
+  it('writes waiting lines an interval after the first of them, without a flush', () => {
     // A fake clock: the interval is exact, however busy the machine.
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
       const path = fresh();
       const file = openBatchedFile(path, { serialize: asIs, intervalMs: 50 });
-      file.write('{"late":true}\n');
-      vi.advanceTimersByTime(49);
+      vi.advanceTimersByTime(30);
+      file.write('{"late":1}\n');
+      vi.advanceTimersByTime(30);
+      file.write('{"late":2}\n');
+      vi.advanceTimersByTime(19);
       expect(readFileSync(path, 'utf8')).toBe('');
       vi.advanceTimersByTime(1);
-      expect(readFileSync(path, 'utf8')).toBe('{"late":true}\n');
+      expect(readFileSync(path, 'utf8')).toBe('{"late":1}\n{"late":2}\n');
+      file.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('sets no timer while nothing waits: an idle log does not wake the process', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      const path = fresh();
+      const file = openBatchedFile(path, { serialize: asIs, intervalMs: 50 });
+      expect(vi.getTimerCount()).toBe(0);
+      file.write('a\n');
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(50);
+      expect(readFileSync(path, 'utf8')).toBe('a\n');
+      expect(vi.getTimerCount()).toBe(0);
+      file.write('b\n');
+      file.flush();
+      expect(vi.getTimerCount()).toBe(0);
       file.close();
     } finally {
       vi.useRealTimers();
