@@ -48,6 +48,9 @@ export interface AccessRecord {
   trace?: readonly TraceEntry[];
 }
 
+/** What a record holds besides its path and message, roughly (the fields and their line). */
+const RECORD_BYTES = 384;
+
 interface TimedRecord {
   readonly at: number;
   readonly record: AccessRecord;
@@ -68,6 +71,9 @@ export function createAccessLog(logDir: string, agent: string): AccessLog {
   const format = accessLineFormatter(agent);
   const file = openBatchedFile<TimedRecord>(path, {
     serialize: (entry) => format(entry.record, entry.at),
+    // A record's fields are at most a few hundred bytes, but for the path (2 KiB logged at most)
+    // and the message: waiting records hold at most ~64 KiB of text, as the lines did.
+    sizeOf: (entry) => RECORD_BYTES + (entry.record.path?.length ?? 0) + (entry.record.message?.length ?? 0),
     onError: (err) => process.stderr.write(`sluice: cannot write ${path}: ${err.message}; lines are kept and retried\n`),
   });
   return {

@@ -22,6 +22,9 @@ export interface BatchedFileOptions<T> {
   intervalMs?: number;
   /** Entries waiting before their batch is written at once. */
   batchEntries?: number;
+  /** Roughly how many bytes an entry holds, text included: a batch is also written once they add up to `batchBytes`. */
+  sizeOf?: (entry: T) => number;
+  batchBytes?: number;
   /** Most bytes kept while the disk refuses writes; older lines are dropped past it. */
   maxPendingBytes?: number;
   onError?: (err: Error) => void;
@@ -30,10 +33,13 @@ export interface BatchedFileOptions<T> {
 export function openBatchedFile<T>(path: string, options: BatchedFileOptions<T>): BatchedFile<T> {
   const { serialize } = options;
   const batchEntries = options.batchEntries ?? 256;
+  const { sizeOf } = options;
+  const batchBytes = options.batchBytes ?? 64 * 1024;
   const maxPending = options.maxPendingBytes ?? 16 * 1024 * 1024;
   let fd: number | undefined = openSync(path, 'a', 0o640);
-  /** Entries not serialised yet, oldest first. */
+  /** Entries not serialised yet, oldest first, and what they hold by `sizeOf`. */
   let entries: T[] = [];
+  let entryBytes = 0;
   /** Serialised lines not written yet (more than one batch only while the disk refuses writes). */
   let pending: string[] = [];
   let pendingBytes = 0;
@@ -61,6 +67,7 @@ export function openBatchedFile<T>(path: string, options: BatchedFileOptions<T>)
     if (entries.length > 0) {
       const batch = entries;
       entries = [];
+      entryBytes = 0;
       for (const entry of batch) {
         const line = serialize(entry);
         pending.push(line);
@@ -87,7 +94,8 @@ export function openBatchedFile<T>(path: string, options: BatchedFileOptions<T>)
   return {
     write(entry) {
       entries.push(entry);
-      if (entries.length >= batchEntries && !failing) flush();
+      if (sizeOf !== undefined) entryBytes += sizeOf(entry);
+      if ((entries.length >= batchEntries || entryBytes >= batchBytes) && !failing) flush();
       else arm();
     },
     flush,

@@ -9,7 +9,12 @@ const round = (ms: number): number => Math.round(ms * 100) / 100;
 /** Paths are agent-chosen: the log keeps 2 KiB of one (a flood of long paths fills no disk). */
 const MAX_LOGGED_PATH = 2048;
 function loggedPath(path: string): string {
-  return path.length <= MAX_LOGGED_PATH ? path : `${path.slice(0, MAX_LOGGED_PATH)}…(${path.length} chars)`;
+  if (path.length <= MAX_LOGGED_PATH) return path;
+  // A copy, not a slice: the record waits for its batch (audit/batched-file.ts), and a V8 slice
+  // would keep the whole path (up to max_header_bytes) alive with it. The JSON round trip is
+  // exact, lone surrogates included.
+  const kept = JSON.parse(JSON.stringify(path.slice(0, MAX_LOGGED_PATH))) as string;
+  return `${kept}…(${path.length} chars)`;
 }
 
 /**

@@ -83,6 +83,16 @@ describe('batched file', () => {
     expect(readFileSync(path, 'utf8')).toBe('a\nb\n');
   });
 
+  it('writes at once when the entries it holds add up to batchBytes', () => {
+    const path = fresh();
+    const file = openBatchedFile(path, { serialize: asIs, sizeOf: (line) => line.length, intervalMs: 60_000, batchBytes: 100 });
+    file.write(`${'x'.repeat(60)}\n`);
+    expect(readFileSync(path, 'utf8')).toBe('');
+    file.write(`${'y'.repeat(60)}\n`);
+    expect(readFileSync(path, 'utf8')).toBe(`${'x'.repeat(60)}\n${'y'.repeat(60)}\n`);
+    file.close();
+  });
+
   it('serialises entries when their batch is written, in the order they were queued', () => {
     const path = fresh();
     const seen: number[] = [];
