@@ -60,6 +60,8 @@ export interface AccessLog {
   /** Queues one line; `record` must not change afterwards (it is formatted with its batch). */
   write(record: AccessRecord): void;
   flush(): void;
+  /** Writes what waits and closes the file; later lines are dropped. */
+  close(): void;
   readonly path: string;
 }
 
@@ -70,12 +72,26 @@ export function createAccessLog(logDir: string, agent: string): AccessLog {
   // each with the time its record was written, formatted when its batch is.
   const format = accessLineFormatter(agent);
   const file = openBatchedFile<TimedRecord>(path, {
-    serialize: (entry) => format(entry.record, entry.at),
-    // A record's fields are at most a few hundred bytes, but for the path (2 KiB logged at most)
-    // and the message: waiting records hold at most ~64 KiB of text, as the lines did.
-    sizeOf: (entry) => RECORD_BYTES + (entry.record.path?.length ?? 0) + (entry.record.message?.length ?? 0),
+    serialize: (entry) => {
+      try {
+        return format(entry.record, entry.at);
+      } catch (err) {
+        // No record sluice builds can fail JSON.stringify; if one ever does, its line still
+        // says that a decision was made on that connection.
+        const { conn, listener, decision } = entry.record;
+        return format({ conn, listener, decision, message: `this line could not be formatted: ${(err as Error).message}` }, entry.at);
+      }
+    },
+    // A record's fields are a few hundred bytes, but for the agent-chosen ones (the path, 2 KiB
+    // logged at most; the method, 64 at most; host, SNI) and the message: waiting records hold
+    // at most ~64 KiB of text, as the waiting lines did.
+    sizeOf: ({ record: r }) => RECORD_BYTES + (r.path?.length ?? 0) + (r.message?.length ?? 0) + (r.method?.length ?? 0) + (r.host?.length ?? 0) + (r.sni?.length ?? 0),
     onError: (err) => process.stderr.write(`sluice: cannot write ${path}: ${err.message}; lines are kept and retried\n`),
   });
+  // An exit that skips close() (the drain deadline's process.exit, an uncaught error) still
+  // writes the lines waiting for their batch: 'exit' listeners run synchronously, as writeSync does.
+  const flushOnExit = (): void => file.flush();
+  process.on('exit', flushOnExit);
   return {
     path,
     write(record) {
@@ -83,6 +99,10 @@ export function createAccessLog(logDir: string, agent: string): AccessLog {
     },
     flush() {
       file.flush();
+    },
+    close() {
+      process.removeListener('exit', flushOnExit);
+      file.close();
     },
   };
 }

@@ -3,18 +3,24 @@ import type { ConnectionInfo, Exchange } from '../pipeline/exchange.ts';
 import type { SluiceError } from '../errors/codes.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { ForwardResult } from '../upstream/forward.ts';
+import { MAX_METHOD_LENGTH } from './request-target.ts';
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
 
 /** Paths are agent-chosen: the log keeps 2 KiB of one (a flood of long paths fills no disk). */
 const MAX_LOGGED_PATH = 2048;
-function loggedPath(path: string): string {
-  if (path.length <= MAX_LOGGED_PATH) return path;
-  // A copy, not a slice: the record waits for its batch (audit/batched-file.ts), and a V8 slice
-  // would keep the whole path (up to max_header_bytes) alive with it. The JSON round trip is
-  // exact, lone surrogates included.
-  const kept = JSON.parse(JSON.stringify(path.slice(0, MAX_LOGGED_PATH))) as string;
-  return `${kept}…(${path.length} chars)`;
+/** An h2 method longer than this is refused (request-target.ts), and logged cut to it. */
+const MAX_LOGGED_METHOD = MAX_METHOD_LENGTH;
+
+/**
+ * The first `max` characters of agent-chosen text and its length. A copy, not a slice: the
+ * record waits for its batch (audit/batched-file.ts), and a V8 slice would keep the whole text
+ * (up to max_header_bytes) alive with it. The JSON round trip is exact, lone surrogates included.
+ */
+function keptText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const kept = JSON.parse(JSON.stringify(text.slice(0, max))) as string;
+  return `${kept}…(${text.length} chars)`;
 }
 
 /**
@@ -44,9 +50,9 @@ export function logRequest(
     listener: conn.listener,
     sni: conn.sni,
     host: ex.host,
-    method: request.method,
+    method: request.method === undefined ? undefined : keptText(request.method, MAX_LOGGED_METHOD),
     // After a query swap the path holds the real secret; a refused URL holds what the agent sent.
-    path: loggedPath(runtime.credentials.redact(ex.path ?? request.url ?? '')),
+    path: keptText(runtime.credentials.redact(ex.path ?? request.url ?? ''), MAX_LOGGED_PATH),
     status,
     decision: logged,
     reason,

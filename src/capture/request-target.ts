@@ -49,6 +49,9 @@ function h2HeadersTooLarge(raw: readonly string[], limits: HeaderLimits): Sluice
   return undefined;
 }
 
+/** Longest request method accepted (h2: Node checks only that it is a token). */
+export const MAX_METHOD_LENGTH = 64;
+
 export interface HeaderLimits {
   maxHeaderCount: number;
   maxHeaderBytes: number;
@@ -64,6 +67,9 @@ export function readRequestTarget(req: AnyRequest, conn: ConnectionInfo, limits:
     return new SluiceError('headers_too_large', 431, `more than ${limits.maxHeaderCount} request header fields`);
   }
   const method = req.method;
+  // HTTP/1's parser knows its methods; h2 passes any token, however long, and it would reach
+  // the access log and the upstream. The longest registered method has 17 characters.
+  if (method !== undefined && method.length > MAX_METHOD_LENGTH) return bad(`request method longer than ${MAX_METHOD_LENGTH} characters`);
   if (method === 'CONNECT') return new SluiceError('bad_request', 405, 'CONNECT is not supported: sluice is a transparent proxy, send the request itself');
   // "PRI" is the HTTP/2 connection preface, never a request: an HTTP/1 upstream would read it
   // as a broken preface.

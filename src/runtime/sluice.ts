@@ -273,7 +273,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         new Promise((resolve) => setTimeout(resolve, UPSTREAM_CLOSE_MS).unref()),
       ]);
       await budget.flush();
-      accessLog.flush();
+      accessLog.close();
     },
   };
 }

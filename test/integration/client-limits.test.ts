@@ -352,6 +352,15 @@ describe.skipIf(skip)('header size and count are capped with 431', () => {
     expect(r.status, `sluice forwarded it; the origin saw: ${r.body.slice(0, 120)}`).toBe(431);
   });
 
+  it('answers 400 to an h2 request method longer than 64 characters and logs 64 of them (curl --http2)', async () => {
+    // HTTP/1's parser knows its methods; h2 carries any token. The echo origin would take it.
+    const method = 'M'.repeat(5000);
+    const r = await curl('echo.test', '/long-method', { ...f.opts(), args: ['--http2', '-X', method] });
+    expect(r.status, `sluice forwarded it; the origin saw: ${r.body.slice(0, 120)}`).toBe(400);
+    const line = await f.t.waitForLog((l) => l.path === '/long-method');
+    expect(line).toMatchObject({ decision: 'deny', reason: 'bad_request', status: 400, method: `${'M'.repeat(64)}…(5000 chars)` });
+  });
+
   it('answers 431 to an h2 request with more than max_header_count fields (curl --http2)', async () => {
     const args = ['--http2'];
     for (let i = 0; i < MAX_HEADER_COUNT + 5; i++) args.push('-H', `X-F${i}: ${i}`);

@@ -137,4 +137,22 @@ describe('batched file', () => {
     expect(serialised).toBe(10);
     file.close();
   });
+
+  it('loses only the entry it cannot serialise, says why, and writes the rest of the batch', () => {
+    const path = fresh();
+    const errors: string[] = [];
+    const file = openBatchedFile<number>(path, {
+      serialize: (n) => {
+        if (n === 2) throw new Error('cannot serialise 2');
+        return `${n}\n`;
+      },
+      intervalMs: 60_000,
+      onError: (err) => errors.push(err.message),
+    });
+    for (const n of [1, 2, 3]) file.write(n);
+    file.flush();
+    expect(readFileSync(path, 'utf8')).toBe('1\n3\n');
+    expect(errors).toEqual(['cannot serialise 2']);
+    file.close();
+  });
 });
