@@ -18,12 +18,25 @@ const asIs = (l: string): string => l;
 
 describe.skipIf(skipReason !== undefined)('batched file on a full disk', () => {
   let dir = '';
+  /** Closed after each test even when it failed: an open file would keep the tmpfs mounted. */
+  let file: { close(): void } | undefined;
+  const open = <T>(...args: Parameters<typeof openBatchedFile<T>>): ReturnType<typeof openBatchedFile<T>> => {
+    const opened = openBatchedFile<T>(...args);
+    file = opened;
+    return opened;
+  };
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-full-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', dir]);
   });
   afterEach(() => {
-    execFileSync('umount', [dir]);
+    try {
+      file?.close();
+    } catch {
+      // a full disk may refuse the last flush; the mount goes either way
+    }
+    file = undefined;
+    execFileSync('umount', ['--lazy', dir]);
     rmSync(dir, { recursive: true, force: true });
   });
   const grow = (): void => {
@@ -33,7 +46,7 @@ describe.skipIf(skipReason !== undefined)('batched file on a full disk', () => {
   it('completes a line the disk cut off, once there is room, and writes every line once, in order', () => {
     const errors: string[] = [];
     const path = join(dir, 'access.ndjson');
-    const file = openBatchedFile(path, { serialize: asIs, intervalMs: 60_000, batchEntries: 10_000, onError: (e) => errors.push((e as NodeJS.ErrnoException).code ?? e.message) });
+    const file = open<string>(path, { serialize: asIs, intervalMs: 60_000, batchEntries: 10_000, onError: (e) => errors.push((e as NodeJS.ErrnoException).code ?? e.message) });
     for (let i = 0; i < 300; i++) file.write(line(i));
     file.flush();
     const cut = readFileSync(path, 'utf8');
@@ -53,7 +66,7 @@ describe.skipIf(skipReason !== undefined)('batched file on a full disk', () => {
 
   it('keeps at most maxPendingBytes of refused lines: the newest whole lines, after completing the cut one', () => {
     const path = join(dir, 'access.ndjson');
-    const file = openBatchedFile(path, { serialize: asIs, intervalMs: 60_000, batchEntries: 10_000, maxPendingBytes: 2_000 });
+    const file = open<string>(path, { serialize: asIs, intervalMs: 60_000, batchEntries: 10_000, maxPendingBytes: 2_000 });
     for (let i = 0; i < 300; i++) file.write(line(i));
     file.flush();
     for (let i = 300; i < 400; i++) file.write(line(i));
