@@ -7,10 +7,9 @@ import { MAX_METHOD_LENGTH } from './request-target.ts';
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
 
-/** Paths are agent-chosen: the log keeps 2 KiB of one (a flood of long paths fills no disk). */
+/** Paths are agent-chosen: the log keeps 2 KiB of one (a flood of long paths fills no disk).
+ *  Methods past MAX_METHOD_LENGTH are refused (request-target.ts) and logged cut to it. */
 const MAX_LOGGED_PATH = 2048;
-/** An h2 method longer than this is refused (request-target.ts), and logged cut to it. */
-const MAX_LOGGED_METHOD = MAX_METHOD_LENGTH;
 
 /**
  * The first `max` characters of agent-chosen text and its length. A copy, not a slice: the
@@ -50,7 +49,7 @@ export function logRequest(
     listener: conn.listener,
     sni: conn.sni,
     host: ex.host,
-    method: request.method === undefined ? undefined : keptText(request.method, MAX_LOGGED_METHOD),
+    method: request.method === undefined ? undefined : keptText(request.method, MAX_METHOD_LENGTH),
     // After a query swap the path holds the real secret; a refused URL holds what the agent sent.
     path: keptText(runtime.credentials.redact(ex.path ?? request.url ?? ''), MAX_LOGGED_PATH),
     status,

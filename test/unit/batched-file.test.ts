@@ -22,9 +22,13 @@ describe('batched file', () => {
     file.close();
   });
 
-  it('writes at once when a batch is full', () => {
+  // A batch is full by its count of entries, or by what they hold (sizeOf) reaching batchBytes.
+  it.each([
+    ['a batch is full', { batchEntries: 2 }],
+    ['the entries it holds add up to batchBytes', { sizeOf: (line: string) => line.length, batchBytes: 100 }],
+  ] as const)('writes at once when %s', (_when, limits) => {
     const path = fresh();
-    const file = openBatchedFile(path, { serialize: asIs, intervalMs: 60_000, batchEntries: 2 });
+    const file = openBatchedFile(path, { serialize: asIs, intervalMs: 60_000, ...limits });
     file.write(`${'x'.repeat(60)}\n`);
     expect(readFileSync(path, 'utf8')).toBe('');
     file.write(`${'y'.repeat(60)}\n`);
@@ -81,16 +85,6 @@ describe('batched file', () => {
     second.write('b\n');
     second.close();
     expect(readFileSync(path, 'utf8')).toBe('a\nb\n');
-  });
-
-  it('writes at once when the entries it holds add up to batchBytes', () => {
-    const path = fresh();
-    const file = openBatchedFile(path, { serialize: asIs, sizeOf: (line) => line.length, intervalMs: 60_000, batchBytes: 100 });
-    file.write(`${'x'.repeat(60)}\n`);
-    expect(readFileSync(path, 'utf8')).toBe('');
-    file.write(`${'y'.repeat(60)}\n`);
-    expect(readFileSync(path, 'utf8')).toBe(`${'x'.repeat(60)}\n${'y'.repeat(60)}\n`);
-    file.close();
   });
 
   it('serialises entries when their batch is written, in the order they were queued', () => {
