@@ -1,4 +1,6 @@
 // `sluice COMMAND …`: one file per command; this only dispatches.
+import { keepTickShape } from '../runtime/keep-tick-shape.ts';
+
 const USAGE = `usage: sluice <command> [options]
 
 commands:
@@ -38,6 +40,8 @@ const commands: Record<string, () => Promise<Command>> = {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  // Before anything that could run a full GC: see keep-tick-shape.ts.
+  keepTickShape();
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(USAGE);
