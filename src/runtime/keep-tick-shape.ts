@@ -8,7 +8,8 @@
 // cleared, makes them megamorphic, and they stay so: every nextTick (about nine per proxied
 // request) then defines its entry's five properties in V8's runtime. Measured on the bench rig
 // under keep-alive load (perf): nextTick took 6.0 % of sluice's CPU, 0.8 % with one entry kept
-// (node-floor, which has no such GC before its load: 1.3 %); 75–80 → 69–74 µs per request.
+// (node-floor, which has no such GC before its load: 1.3 %); 76–86 → 67–72 µs per request,
+// interleaved against the commit before.
 // An entry is small (two ids, a callback, no arguments) and every later entry shares its maps.
 import { executionAsyncResource } from 'node:async_hooks';
 
