@@ -1,6 +1,8 @@
 // Idle memory per connection: RSS of the peer's process tree before and after holding N
 // idle keep-alive TLS connections open through it (each has completed one request, so the
 // peer holds its client-side TLS state, HTTP parser and whatever upstream state it keeps).
+// The runner restarts the peer for it (bench/run.ts): on a process that has freed memory
+// before, the new connections reuse some of it and the figure shows less than they hold.
 import { fileURLToPath } from 'node:url';
 import { cleanEnv, nsExec, sleep, start } from './exec.ts';
 import type { LoadContext } from './load.ts';
@@ -60,7 +62,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 export async function measureIdleMemory(ctx: LoadContext, peerPid: number, count: number): Promise<IdleMemoryResult> {
-  await sleep(1000); // let the peer settle after whatever ran before
+  await sleep(1000); // let the peer settle after its warm-up load
   const rssBeforeKib = await treeRssKib(peerPid);
   const holdSeconds = 60;
   const client = start(

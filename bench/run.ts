@@ -17,7 +17,7 @@ import { TICKS_PER_SECOND, contentionBetween, cpuSnapshot, treeCpuTicks } from '
 import { run, sleep } from './exec.ts';
 import { measureIdleMemory } from './idle-memory.ts';
 import { measureLlmStreams } from './llm-stream.ts';
-import { buildNoResumeShim, download, probe, unproxiedProblem, upload, warmWrk, type WrkResult } from './load.ts';
+import { buildNoResumeShim, download, probe, unproxiedProblem, upload, warmWrk, wrk, type WrkResult } from './load.ts';
 import type { LoadContext } from './load.ts';
 import { CLIENT_NS, describeCapture, killNamespaceProcesses, setCapture, setupTopology, teardownTopology } from './netns.ts';
 import { DOWNLOAD_BYTES, DOWNLOAD_PATH, UPLOAD_PATH, WARMUP_PATH, startOrigin } from './origin.ts';
@@ -273,7 +273,22 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
     });
     if (pid !== undefined) {
       await step('idle memory', async () => {
-        result.idle = await measureIdleMemory(load, pid, d.idleConnections);
+        // On a restarted peer, after 1 s of keep-alive load (its request path compiled, its
+        // young generation at its working size): memory that the tests above freed and the
+        // allocator kept is reused by the new connections, which hid part of their cost, by
+        // however much each peer had freed (node-floor: 36.8-37.9 KiB a connection after the
+        // tests, 58.6 on a fresh process; README, Benchmarks).
+        await running.stop();
+        cleanup.peer = undefined;
+        const fresh = join(ctx.dir, 'idle');
+        await mkdir(fresh, { recursive: true });
+        running = await peer.start({ ...ctx, dir: fresh });
+        cleanup.peer = running;
+        await setCapture(running.capture ?? null);
+        await waitUntilServing(running, load, 20_000);
+        await wrk(load, { threads: 2, connections: 32, seconds: d.warmup });
+        if (running.pid === undefined) throw new Error('the restarted peer has no process');
+        result.idle = await measureIdleMemory(load, running.pid, d.idleConnections);
         if (result.idle.failed > 0) result.problems.push(`idle: ${result.idle.failed} of ${d.idleConnections} connections failed (first: ${result.idle.firstError})`);
         if (result.idle.stillOpen < result.idle.connections) result.problems.push(`idle: only ${result.idle.stillOpen} of ${result.idle.connections} still open when measured`);
       });
@@ -390,7 +405,7 @@ async function main(): Promise<number> {
       latency: `wrk -t1 -c1 -d${durations.latency}s --latency; added p50 = peer p50 − direct p50`,
       'new TLS connections': `wrk -t2 -c32 -d${durations.newConnections}s -H 'Connection: close', with bench/no-resume.c preloaded so every connection is a full handshake (plain wrk resumes TLS sessions)`,
       'resumed TLS connections': `as new TLS connections, without the shim: wrk offers the session of its previous connection (TLS 1.3 PSK from a ticket, or a TLS 1.2 ticket) and the origin has tickets and a session cache on`,
-      'idle memory': `${durations.idleConnections} TLS connections, one keep-alive request each, held idle; Δ RSS of the peer's process tree / connections still open`,
+      'idle memory': `on the peer restarted after its other tests, after ${durations.warmup} s of keep-alive load: ${durations.idleConnections} TLS connections, one keep-alive request each, held idle; Δ RSS of the peer's process tree / connections still open`,
       download: `right after start-up and a 1 MiB warm-up download, curl of a ${DOWNLOAD_BYTES / 1024 / 1024} MiB file; peak RSS = sum of VmHWM over the peer's processes after resetting it; Δ = peak − RSS just before`,
       upload: `curl -T (PUT, streamed) of a ${DOWNLOAD_BYTES / 1024 / 1024} MiB file, stored by nginx (DAV) before it answers; right after the download; its Δ is from the same level as the download's (RSS after the warm-up); curl speaks h2 to sluice (the only peer offering it), so sluice's upload is also measured with curl --http1.1`,
       'LLM streams': 'bench/llm-stream.ts: a fake Anthropic origin (the real SSE wire format) on loopback, undici clients, directly and through nginx, node-floor and sluice; first event timed from the request, on a kept-alive connection (median), on a fresh process\'s first 3 calls and again after 300 calls through each Node process (the verdict); lag from sluice\'s /metrics while the concurrent calls streamed',
