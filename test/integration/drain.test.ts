@@ -58,6 +58,36 @@ describe.skipIf(skip)('close() drains in-flight requests and refuses new connect
     });
   }
 
+  it('two pipelined requests in flight when close() is called both get their answer, the last with Connection: close', async () => {
+    // The second response waits behind the first (HTTP/1.1 answers in order): the connection
+    // must stay open until both are written, and then close.
+    f = await startEdgeFixture();
+    const fx = f;
+    const before = fx.echo.hits('/slow');
+    const socket = net.connect({ host: '127.0.0.1', port: fx.t.sluice.ports.http });
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      received += d;
+    });
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('GET /slow?ms=800 HTTP/1.1\r\nHost: echo.test\r\n\r\nGET /slow?ms=300 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
+    await waitFor(() => fx.echo.hits('/slow') >= before + 2, 5_000, 'both requests to reach the origin');
+    const closing = fx.t.sluice.close();
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    await closing;
+    const heads = [...received.matchAll(/HTTP\/1\.1 [^]*?\r\n\r\n/g)].map((m) => m[0].toLowerCase());
+    expect(heads.map((h) => h.split('\r\n')[0]), received).toEqual(['http/1.1 200 ok', 'http/1.1 200 ok']);
+    expect(received).toContain('slow ok after 800 ms\n');
+    expect(received.endsWith('slow ok after 300 ms\n'), received).toBe(true);
+    // Only the last answer says close: one on the first would have closed the connection
+    // under the second request, already sent upstream, and dropped its answer.
+    expect(heads[0]).toContain('connection: keep-alive');
+    expect(heads[1]).toContain('connection: close');
+    expect(socket.destroyed).toBe(true);
+  });
+
   it('a large response to a slow reader, in flight when close() is called, arrives whole', async () => {
     // 40 MiB read at 16 MiB/s: more than the loopback socket buffers hold, so when the
     // upstream exchange ends part of the body still waits in sluice's own write queue; closing
