@@ -68,7 +68,7 @@ interface Durations {
 // Full: under the 3 minutes the bench promises with the five default peers and the LLM streams
 // (mitmproxy's transfers run into their time limit: it holds whole bodies; every other peer moves
 // 100 MiB in under a second).
-const FULL: Durations = { warmup: 1, keepAliveWarmup: 3, keepAlive: 5, latency: 3, newConnections: 3, idleConnections: 1000, downloadTimeout: 4, llmRounds: 5, llmStreamsPerCall: 3 };
+const FULL: Durations = { warmup: 1, keepAliveWarmup: 3, keepAlive: 5, latency: 3, newConnections: 2, idleConnections: 1000, downloadTimeout: 4, llmRounds: 5, llmStreamsPerCall: 3 };
 const QUICK: Durations = { warmup: 1, keepAliveWarmup: 2, keepAlive: 2, latency: 2, newConnections: 2, idleConnections: 200, downloadTimeout: 4, llmRounds: 3, llmStreamsPerCall: 1 };
 
 /** Everything that must be undone, whatever happens. */
