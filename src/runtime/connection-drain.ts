@@ -192,7 +192,8 @@ export function createConnectionDrain(options: ConnectionDrainOptions = {}): Con
     if (t.inflight === this) t.inflight = undefined;
     else if (t.pipelined?.delete(this) === true && t.pipelined.size === 0) t.pipelined = undefined;
     else return;
-    if (!idle(t)) return;
+    // Not for a connection already gone (Node closes its responses after the socket's 'close').
+    if (!idle(t) || !open.has(t)) return;
     armIdleDeadline(t);
     if (draining) end(t);
   }
@@ -240,7 +241,8 @@ export function createConnectionDrain(options: ConnectionDrainOptions = {}): Con
       const t = trackedBy((req as http.IncomingMessage).socket);
       if (t === undefined) return;
       const out = res as http.ServerResponse;
-      if (t.inflight === undefined) t.inflight = out;
+      // `inflight` is the oldest: one behind pipelined ones that are still open queues after them.
+      if (idle(t)) t.inflight = out;
       else (t.pipelined ??= new Set()).add(out);
       track(out, t);
       if (draining) closeAfter(t, out);

@@ -88,6 +88,34 @@ describe.skipIf(skip)('close() drains in-flight requests and refuses new connect
     expect(socket.destroyed).toBe(true);
   });
 
+  it('a request pipelined behind a slow one after a fast one was answered still gets its answer on close(), and only it says close', async () => {
+    // A (fast) and B (slow) pipelined; A answered; then C behind B. The answers go A, B, C:
+    // Connection: close on B would drop C's, already sent upstream (an attacker's review).
+    f = await startEdgeFixture();
+    const fx = f;
+    const before = fx.echo.hits('/slow');
+    const socket = net.connect({ host: '127.0.0.1', port: fx.t.sluice.ports.http });
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      received += d;
+    });
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('GET /slow?ms=10 HTTP/1.1\r\nHost: echo.test\r\n\r\nGET /slow?ms=1500 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
+    await waitFor(() => received.includes('slow ok after 10 ms\n'), 5_000, 'the first answer');
+    socket.write('GET /slow?ms=300 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
+    await waitFor(() => fx.echo.hits('/slow') >= before + 3, 5_000, 'the third request to reach the origin');
+    const closing = fx.t.sluice.close();
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    await closing;
+    const heads = [...received.matchAll(/HTTP\/1\.1 [^]*?\r\n\r\n/g)].map((m) => m[0].toLowerCase());
+    expect(heads.length, received).toBe(3);
+    expect(received.endsWith('slow ok after 300 ms\n'), received).toBe(true);
+    expect(heads[1]).toContain('connection: keep-alive');
+    expect(heads[2]).toContain('connection: close');
+  });
+
   it('a large response to a slow reader, in flight when close() is called, arrives whole', async () => {
     // 40 MiB read at 16 MiB/s: more than the loopback socket buffers hold, so when the
     // upstream exchange ends part of the body still waits in sluice's own write queue; closing
