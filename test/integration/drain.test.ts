@@ -29,6 +29,19 @@ function connectError(port: number): Promise<string | undefined> {
   });
 }
 
+/** A plain TCP client that keeps what it receives (latin1) and says when the server closed. */
+async function rawClient(port: number): Promise<{ socket: net.Socket; received: () => string; closed: (ms: number) => Promise<void> }> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  let received = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => {
+    received += d;
+  });
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return { socket, received: () => received, closed: (ms) => Promise.race([ended, new Promise<void>((resolve) => setTimeout(resolve, ms))]) };
+}
+
 const CASES: { name: string; args: string[]; plain?: boolean }[] = [
   { name: 'HTTP/1.1 over TLS', args: ['--http1.1'] },
   { name: 'h2', args: ['--http2'] },
@@ -64,19 +77,13 @@ describe.skipIf(skip)('close() drains in-flight requests and refuses new connect
     f = await startEdgeFixture();
     const fx = f;
     const before = fx.echo.hits('/slow');
-    const socket = net.connect({ host: '127.0.0.1', port: fx.t.sluice.ports.http });
-    let received = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      received += d;
-    });
-    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    socket.write('GET /slow?ms=800 HTTP/1.1\r\nHost: echo.test\r\n\r\nGET /slow?ms=300 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
+    const c = await rawClient(fx.t.sluice.ports.http);
+    c.socket.write('GET /slow?ms=800 HTTP/1.1\r\nHost: echo.test\r\n\r\nGET /slow?ms=300 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
     await waitFor(() => fx.echo.hits('/slow') >= before + 2, 5_000, 'both requests to reach the origin');
     const closing = fx.t.sluice.close();
-    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    await c.closed(10_000);
     await closing;
+    const received = c.received();
     const heads = [...received.matchAll(/HTTP\/1\.1 [^]*?\r\n\r\n/g)].map((m) => m[0].toLowerCase());
     expect(heads.map((h) => h.split('\r\n')[0]), received).toEqual(['http/1.1 200 ok', 'http/1.1 200 ok']);
     expect(received).toContain('slow ok after 800 ms\n');
@@ -85,7 +92,7 @@ describe.skipIf(skip)('close() drains in-flight requests and refuses new connect
     // under the second request, already sent upstream, and dropped its answer.
     expect(heads[0]).toContain('connection: keep-alive');
     expect(heads[1]).toContain('connection: close');
-    expect(socket.destroyed).toBe(true);
+    expect(c.socket.destroyed).toBe(true);
   });
 
   it('a request pipelined behind a slow one after a fast one was answered still gets its answer on close(), and only it says close', async () => {
@@ -94,21 +101,15 @@ describe.skipIf(skip)('close() drains in-flight requests and refuses new connect
     f = await startEdgeFixture();
     const fx = f;
     const before = fx.echo.hits('/slow');
-    const socket = net.connect({ host: '127.0.0.1', port: fx.t.sluice.ports.http });
-    let received = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      received += d;
-    });
-    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    socket.write('GET /slow?ms=10 HTTP/1.1\r\nHost: echo.test\r\n\r\nGET /slow?ms=1500 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
-    await waitFor(() => received.includes('slow ok after 10 ms\n'), 5_000, 'the first answer');
-    socket.write('GET /slow?ms=300 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
+    const c = await rawClient(fx.t.sluice.ports.http);
+    c.socket.write('GET /slow?ms=10 HTTP/1.1\r\nHost: echo.test\r\n\r\nGET /slow?ms=1500 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
+    await waitFor(() => c.received().includes('slow ok after 10 ms\n'), 5_000, 'the first answer');
+    c.socket.write('GET /slow?ms=300 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
     await waitFor(() => fx.echo.hits('/slow') >= before + 3, 5_000, 'the third request to reach the origin');
     const closing = fx.t.sluice.close();
-    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    await c.closed(10_000);
     await closing;
+    const received = c.received();
     const heads = [...received.matchAll(/HTTP\/1\.1 [^]*?\r\n\r\n/g)].map((m) => m[0].toLowerCase());
     expect(heads.length, received).toBe(3);
     expect(received.endsWith('slow ok after 300 ms\n'), received).toBe(true);
