@@ -197,6 +197,31 @@ describe.skipIf(skip)('idle keep-alive closes after keepalive_timeout_ms', () =>
     });
   }
 
+  // The deadline starts when the last response in flight closes: with pipelined requests the
+  // tracking holds several at once (runtime/connection-drain.ts), and one left counted as in
+  // flight would keep the connection open for good.
+  for (const listener of LISTENERS) {
+    it(`closes an HTTP/1.1 ${listener} connection after three pipelined requests, then blank lines`, async () => {
+      const conn = await connect(listener);
+      try {
+        const one = head('GET / HTTP/1.1', 'Host: origin.test');
+        await conn.write(one + one + one);
+        for (let i = 0; i < 3; i++) {
+          const res = await conn.response();
+          expect(res.status, res.body.toString()).toBe(200);
+        }
+        const answeredAt = performance.now();
+        await feedWhileOpen(() => conn.closed, () => conn.write('\r\n').catch(() => undefined), answeredAt);
+        const ms = await conn.waitClosed(0, answeredAt);
+        console.log(`[keep-alive ${listener}, 3 pipelined, then CRLF every 200 ms] closed after ${ms === undefined ? 'never (still open)' : `${Math.round(ms)} ms`}`);
+        expect(ms, 'a connection that pipelined is still open').toBeDefined();
+        expect(ms).toBeLessThanOrEqual(KEEPALIVE_LIMIT_MS);
+      } finally {
+        conn.destroy();
+      }
+    });
+  }
+
   it('closes an idle h2 connection that sends PINGs and opens no stream', async () => {
     const { session, closed } = await h2AfterOneRequest();
     try {

@@ -117,6 +117,35 @@ describe.skipIf(skip)('close() drains in-flight requests and refuses new connect
     expect(heads[2]).toContain('connection: close');
   });
 
+  it('a client that keeps pipelining through the drain is still cut when drain_seconds is up', async () => {
+    // Each new pipelined request becomes the connection's last response (the one that will say
+    // close), so the connection never goes idle by itself: the drain's own deadline must end it.
+    f = await startEdgeFixture({ proxy: { drain_seconds: 2 } });
+    const fx = f;
+    const before = fx.echo.hits('/slow');
+    const c = await rawClient(fx.t.sluice.ports.http);
+    const one = (ms: number): string => `GET /slow?ms=${ms} HTTP/1.1\r\nHost: echo.test\r\n\r\n`;
+    c.socket.write(one(1500));
+    await waitFor(() => fx.echo.hits('/slow') > before, 5_000, 'the first request to reach the origin');
+    const closeCalledAt = performance.now();
+    const closing = fx.t.sluice.close();
+    const feeding = setInterval(() => {
+      if (!c.socket.destroyed) c.socket.write(one(300));
+    }, 100);
+    try {
+      await c.closed(8_000);
+    } finally {
+      clearInterval(feeding);
+    }
+    const closedAfter = performance.now() - closeCalledAt;
+    console.log(`[drain, pipelining throughout] connection closed ${Math.round(closedAfter)} ms after close() (drain_seconds = 2)`);
+    expect(c.socket.destroyed, 'still open 8 s after close()').toBe(true);
+    expect(closedAfter).toBeLessThan(3_500);
+    // The request in flight when the drain began got its answer.
+    expect(c.received()).toContain('slow ok after 1500 ms\n');
+    await closing;
+  });
+
   it('a large response to a slow reader, in flight when close() is called, arrives whole', async () => {
     // 40 MiB read at 16 MiB/s: more than the loopback socket buffers hold, so when the
     // upstream exchange ends part of the body still waits in sluice's own write queue; closing
