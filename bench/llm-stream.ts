@@ -30,6 +30,7 @@ import { startDnsmasq } from '../test/helpers/dnsmasq.ts';
 import { startLlmOrigin, type LlmOrigin } from '../test/helpers/llm-origin.ts';
 import { freePort } from '../test/helpers/ports.ts';
 import { renderLlmStreams } from './report.ts';
+import { SLUICE_NODE_FLAGS } from './peers/sluice.ts';
 
 const ORIGIN_ADDRESS = '127.0.0.7';
 const HOST = 'api.anthropic.com';
@@ -333,7 +334,7 @@ llm = "anthropic"
 private = true
 `);
   const bin = join(options.repoRoot, 'bin', 'sluice.js');
-  const { child, stop } = await spawnServer(pinned(options.cpu, [process.execPath, ...(options.nodeFlags ?? []), bin, 'run', '-c', config]), 'sluice: listening on', httpsPort);
+  const { child, stop } = await spawnServer(pinned(options.cpu, [process.execPath, ...SLUICE_NODE_FLAGS, ...(options.nodeFlags ?? []), bin, 'run', '-c', config]), 'sluice: listening on', httpsPort);
   return { child, httpsPort, adminPort, caCert: await readFile(join(dir, 'certs', 'ca.crt'), 'utf8'), stop };
 }
 

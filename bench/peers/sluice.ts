@@ -43,6 +43,9 @@ private = true
  * `nodeFlags`: extra flags for node (a diagnosis run: `--trace-gc`, `--cpu-prof`). `h2Upstream`:
  * sluice dials the origin's HTTP/2 port, so its upstream leg speaks h2 (peer "sluice-h2up").
  */
+/** Node flags sluice runs with in its image (docker/Dockerfile, NODE_OPTIONS) and under `npm start`. */
+export const SLUICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+
 export function sluicePeer(leafKey?: 'ecdsa' | 'rsa', nodeFlags: string[] = [], h2Upstream = false): Peer {
   return {
     name: h2Upstream ? 'sluice-h2up' : leafKey === undefined ? 'sluice' : `sluice-${leafKey}`,
@@ -68,7 +71,7 @@ export function sluicePeer(leafKey?: 'ecdsa' | 'rsa', nodeFlags: string[] = [], 
       return startPeerProcess({
         // `npx node bin/sluice.js run -c FILE` minus the npx wrapper process, so the measured
         // process tree is sluice alone: the same Node 24 binary npx would pick.
-        argv: [process.execPath, ...nodeFlags, bin, 'run', '-c', config],
+        argv: [process.execPath, ...SLUICE_NODE_FLAGS, ...nodeFlags, bin, 'run', '-c', config],
         uid: UID,
         cpu: ctx.cpu,
         home: join(ctx.dir, 'home'),
@@ -76,7 +79,7 @@ export function sluicePeer(leafKey?: 'ecdsa' | 'rsa', nodeFlags: string[] = [], 
         capture: { httpsPort: HTTPS_PORT, httpPort: HTTP_PORT },
         clientCaFile: join(ctx.dir, 'certs', 'ca.crt'),
         readyLine: 'sluice: listening on',
-        notes: [`node ${process.version} bin/sluice.js run (uid ${UID}), access log on, leaf key ${leafKey ?? 'default'}${h2Upstream ? ', HTTP/2 upstream' : ''}`],
+        notes: [`node ${process.version} ${[...SLUICE_NODE_FLAGS, ...nodeFlags].join(' ')} bin/sluice.js run (uid ${UID}), access log on, leaf key ${leafKey ?? 'default'}${h2Upstream ? ', HTTP/2 upstream' : ''}`],
       });
     },
   };
