@@ -175,8 +175,6 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
     }
   };
   let running: RunningPeer;
-  /** The peer was stopped to be restarted for the idle test, and has not come back (yet). */
-  let stoppedForIdle = false;
   try {
     running = await peer.start(ctx);
   } catch (err) {
@@ -282,12 +280,10 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
         // tests, 58.6 on a fresh process; README, Benchmarks).
         await running.stop();
         cleanup.peer = undefined;
-        stoppedForIdle = true;
         const fresh = join(ctx.dir, 'idle');
         await mkdir(fresh, { recursive: true });
         running = await peer.start({ ...ctx, dir: fresh });
         cleanup.peer = running;
-        stoppedForIdle = false;
         await setCapture(running.capture ?? null);
         await waitUntilServing(running, load, 20_000);
         await wrk(load, { threads: 2, connections: 32, seconds: d.warmup });
@@ -297,8 +293,8 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
         if (result.idle.stillOpen < result.idle.connections) result.problems.push(`idle: only ${result.idle.stillOpen} of ${result.idle.connections} still open when measured`);
       });
     }
-    // A restart for the idle test that failed is already listed as that step's problem.
-    if (!stoppedForIdle && !running.alive()) result.problems.push(`peer exited during the run (${running.exitStatus()}):\n${running.output().slice(-1000)}`);
+    // A peer stopped for the idle test and not restarted (that step lists why) is not cleanup's.
+    if (cleanup.peer === running && !running.alive()) result.problems.push(`peer exited during the run (${running.exitStatus()}):\n${running.output().slice(-1000)}`);
     return result;
   } finally {
     result.seconds = (Date.now() - started) / 1000;

@@ -42,6 +42,15 @@ async function rawClient(port: number): Promise<{ socket: net.Socket; received: 
   return { socket, received: () => received, closed: (ms) => Promise.race([ended, new Promise<void>((resolve) => setTimeout(resolve, ms))]) };
 }
 
+/** Calls close() and waits for the client's connection to end, then: what it received and each response head (lower case). */
+async function closeAndRead(fx: EdgeFixture, c: Awaited<ReturnType<typeof rawClient>>): Promise<{ received: string; heads: string[] }> {
+  const closing = fx.t.sluice.close();
+  await c.closed(10_000);
+  await closing;
+  const received = c.received();
+  return { received, heads: [...received.matchAll(/HTTP\/1\.1 [^]*?\r\n\r\n/g)].map((m) => m[0].toLowerCase()) };
+}
+
 const CASES: { name: string; args: string[]; plain?: boolean }[] = [
   { name: 'HTTP/1.1 over TLS', args: ['--http1.1'] },
   { name: 'h2', args: ['--http2'] },
@@ -80,11 +89,7 @@ describe.skipIf(skip)('close() drains in-flight requests and refuses new connect
     const c = await rawClient(fx.t.sluice.ports.http);
     c.socket.write('GET /slow?ms=800 HTTP/1.1\r\nHost: echo.test\r\n\r\nGET /slow?ms=300 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
     await waitFor(() => fx.echo.hits('/slow') >= before + 2, 5_000, 'both requests to reach the origin');
-    const closing = fx.t.sluice.close();
-    await c.closed(10_000);
-    await closing;
-    const received = c.received();
-    const heads = [...received.matchAll(/HTTP\/1\.1 [^]*?\r\n\r\n/g)].map((m) => m[0].toLowerCase());
+    const { received, heads } = await closeAndRead(fx, c);
     expect(heads.map((h) => h.split('\r\n')[0]), received).toEqual(['http/1.1 200 ok', 'http/1.1 200 ok']);
     expect(received).toContain('slow ok after 800 ms\n');
     expect(received.endsWith('slow ok after 300 ms\n'), received).toBe(true);
@@ -106,11 +111,7 @@ describe.skipIf(skip)('close() drains in-flight requests and refuses new connect
     await waitFor(() => c.received().includes('slow ok after 10 ms\n'), 5_000, 'the first answer');
     c.socket.write('GET /slow?ms=300 HTTP/1.1\r\nHost: echo.test\r\n\r\n');
     await waitFor(() => fx.echo.hits('/slow') >= before + 3, 5_000, 'the third request to reach the origin');
-    const closing = fx.t.sluice.close();
-    await c.closed(10_000);
-    await closing;
-    const received = c.received();
-    const heads = [...received.matchAll(/HTTP\/1\.1 [^]*?\r\n\r\n/g)].map((m) => m[0].toLowerCase());
+    const { received, heads } = await closeAndRead(fx, c);
     expect(heads.length, received).toBe(3);
     expect(received.endsWith('slow ok after 300 ms\n'), received).toBe(true);
     expect(heads[1]).toContain('connection: keep-alive');
