@@ -5,14 +5,15 @@
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Agent, buildConnector } from 'undici';
+import type { buildConnector } from 'undici';
 import type { UpstreamSettings } from '../config/types.ts';
 import type { CheckedResolver } from './resolve.ts';
 
+import { createOriginPools, type OriginPools } from './origin-pools.ts';
+
 // undici's entry point loads all of undici (fetch, WebSocket, caches, mocks): +28 MiB of RSS
-// and ~0.1 s at start. sluice needs its Agent and connector only, +14 MiB (bench/idle-memory.ts).
+// and ~0.1 s at start. sluice needs its pools and connector only, +14 MiB (bench/idle-memory.ts).
 const require = createRequire(import.meta.url);
-const UndiciAgent = require('undici/lib/dispatcher/agent.js') as typeof Agent;
 const makeConnector = require('undici/lib/core/connect.js') as typeof buildConnector;
 
 export interface UpstreamOptions {
@@ -27,7 +28,7 @@ export interface Upstream {
    * The pool set for hosts that may (true) or may not (false) resolve to private addresses;
    * `h2`: one that offers HTTP/2 by ALPN (gRPC needs it; undici's HTTP/1.1 pool is faster).
    */
-  agent(allowPrivate: boolean, h2?: boolean): Agent;
+  agent(allowPrivate: boolean, h2?: boolean): OriginPools;
   /** The trust store upstream certificates are verified against. */
   readonly trust: tls.SecureContext;
   close(): Promise<void>;
@@ -48,7 +49,7 @@ export function upstreamTrust(extraCaFile: string | undefined): tls.SecureContex
 
 export function createUpstream(options: UpstreamOptions): Upstream {
   const secureContext = upstreamTrust(options.extraCaFile);
-  const make = (allowPrivate: boolean, allowH2: boolean): Agent => {
+  const make = (allowPrivate: boolean, allowH2: boolean): OriginPools => {
     const dial = makeConnector({ secureContext, timeout: options.settings.connectTimeoutMs, allowH2 } as buildConnector.BuildOptions);
     const connect: buildConnector.connector = (opts, callback) => {
       options.resolver.resolve(opts.hostname, allowPrivate).then(
@@ -74,7 +75,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         (err: Error) => callback(err, null),
       );
     };
-    return new UndiciAgent({
+    return createOriginPools({
       connect,
       headersTimeout: options.settings.headersTimeoutMs,
       bodyTimeout: options.settings.headersTimeoutMs,
@@ -88,10 +89,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     });
   };
   // [private][h2]; the h2 pools are made on first use (most deployments never speak gRPC).
-  const pools: Array<Array<Agent | undefined>> = [[make(false, false), undefined], [make(true, false), undefined]];
+  const pools: Array<Array<OriginPools | undefined>> = [[make(false, false), undefined], [make(true, false), undefined]];
   return {
     agent(allowPrivate, h2 = false) {
-      const row = pools[allowPrivate ? 1 : 0] as Array<Agent | undefined>;
+      const row = pools[allowPrivate ? 1 : 0] as Array<OriginPools | undefined>;
       const index = h2 ? 1 : 0;
       let agent = row[index];
       if (agent === undefined) {

@@ -1,0 +1,159 @@
+// sluice's per-origin upstream pools (src/upstream/origin-pools.ts) against a real HTTP server
+// on loopback: warm connections are reused across rounds of concurrent calls, an idle pool is
+// let go, and nothing a retired pool does later reaches the pool that replaced it (undici's
+// Agent got that wrong and closed pools with warm connections and requests in flight).
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errors, request, type Pool } from 'undici';
+import { createOriginPools, RECHECK_MS, type OriginPools, type PoolFactory } from '../../src/upstream/origin-pools.ts';
+import { createRequire } from 'node:module';
+
+const UndiciPool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof Pool;
+
+let server: http.Server;
+let origin: string;
+let connections = 0;
+const sockets = new Set<Socket>();
+/** Responses held until the test releases them (path /hold). */
+const held: http.ServerResponse[] = [];
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    if (req.url === '/hold') {
+      held.push(res);
+      return;
+    }
+    setTimeout(() => res.end('ok'), 20);
+  });
+  server.on('connection', (s: Socket) => {
+    connections++;
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function get(pools: OriginPools, path = '/'): Promise<number> {
+  const res = await request(`${origin}${path}`, { dispatcher: pools as never });
+  await res.body.text();
+  return res.statusCode;
+}
+
+/**
+ * The gap between a response and the next request that a network puts in. undici frees a
+ * connection for the next request in a setImmediate after a response ends (pipelining 1): a
+ * request sent in the same turn (a promise chain, as here; never a request that arrived over
+ * a socket) finds it still busy and gets a new one.
+ */
+const networkGap = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** undici's Pool, each one kept for the test to look at. */
+function recordingFactory(): { made: Pool[]; factory: PoolFactory } {
+  const made: Pool[] = [];
+  const factory: PoolFactory = (o, options) => {
+    const p = new UndiciPool(o, options);
+    made.push(p);
+    return p;
+  };
+  return { made, factory };
+}
+
+/** Closes every connection the server holds, from its side (an origin's idle timeout). */
+async function dropConnections(): Promise<void> {
+  for (const s of sockets) s.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+describe('per-origin upstream pools', () => {
+  it('reuse their warm connections across rounds of concurrent calls', async () => {
+    const pools = createOriginPools({ connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
+    const before = connections;
+    for (let round = 0; round < 3; round++) {
+      const statuses = await Promise.all(Array.from({ length: 40 }, () => get(pools)));
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      await networkGap();
+    }
+    expect(connections - before).toBe(40);
+    expect(pools.size).toBe(1);
+    await pools.close();
+  });
+
+  it('let an idle pool go once its last connection closes, and make a new one when asked', async () => {
+    const pools = createOriginPools({ connections: 8, pipelining: 1 });
+    expect(await get(pools)).toBe(200);
+    expect(pools.size).toBe(1);
+    await dropConnections();
+    expect(pools.size).toBe(0);
+    expect(await get(pools)).toBe(200);
+    expect(pools.size).toBe(1);
+    await pools.close();
+  });
+
+  it('keep a pool while one of its connections closes and another carries a request', async () => {
+    const { made, factory } = recordingFactory();
+    const pools = createOriginPools({ connections: 8, pipelining: 1 }, factory);
+    const first = get(pools, '/hold');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // A second connection that then closes: the pool loses one of two.
+    expect(await get(pools)).toBe(200);
+    const idle = [...sockets].find((s) => !held.some((r) => r.socket === s));
+    idle?.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pools.size).toBe(1);
+    (held.shift() as http.ServerResponse).end('late');
+    expect(await first).toBe(200);
+    expect(made).toHaveLength(1);
+    expect(made[0]?.closed).toBe(false);
+    await pools.close();
+  });
+
+  it("ignore what a retired pool reports later: its successor keeps its connections and requests", async () => {
+    const { made, factory } = recordingFactory();
+    const pools = createOriginPools({ connections: 8, pipelining: 1 }, factory);
+    expect(await get(pools)).toBe(200);
+    await dropConnections(); // the first pool is retired
+    expect(pools.size).toBe(0);
+    const before = connections;
+    const inFlight = get(pools, '/hold'); // its successor, with a request running
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(made).toHaveLength(2);
+    const [retired, current] = made as [Pool, Pool];
+    // Late news from the retired pool: a connection it counted before it was let go closes
+    // now, and one it was still opening fails.
+    const late = new errors.SocketError('late');
+    retired.emit('disconnect', new URL(origin), [retired], late);
+    retired.emit('connectionError', new URL(origin), [retired], late);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(current.closed).toBe(false);
+    expect(pools.size).toBe(1);
+    (held.shift() as http.ServerResponse).end('done');
+    expect(await inFlight).toBe(200);
+    await networkGap();
+    // The successor's warm connection serves the next calls: no new connection.
+    expect(await get(pools)).toBe(200);
+    await networkGap();
+    expect(await get(pools)).toBe(200);
+    expect(connections - before).toBe(1);
+    await pools.close();
+  });
+
+  it('let go of a pool that never connected, once its requests have failed (no pool per dead host kept)', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const dead = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const pools = createOriginPools({ connections: 8, pipelining: 1 });
+    const outcomes = await Promise.allSettled(Array.from({ length: 3 }, () => request(dead, { dispatcher: pools as never })));
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 300));
+    expect(pools.size).toBe(0);
+    await pools.close();
+  });
+});
