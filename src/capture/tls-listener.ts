@@ -40,12 +40,13 @@ export const H2_MAX_CONCURRENT_STREAMS = 100;
  * under `sluice sandbox`), so no network carries it on which a session could be recorded for a
  * future quantum computer: the classical groups come first. An agent whose TLS library offers
  * the hybrid X25519MLKEM768 first (Node 24, OpenSSL 3.5) also sends an X25519 key share and gets
- * X25519; one that offers only the hybrid, or only finite-field groups, still connects. What
- * this buys: 1,000 idle connections from Node clients held 58.9–60.0 KiB each through sluice
- * with the hybrid and 49.9–57.3 without (bench/idle-memory.ts, 3 interleaved rounds). Upstream
- * connections keep Node's defaults, hybrid first: that leg crosses the internet.
+ * X25519; one that offers only the hybrid, only X448 or only finite-field groups still
+ * connects. What this buys: 1,000 idle connections from Node clients held 58.9–60.0 KiB each
+ * through sluice with the hybrid and 49.9–57.3 without (bench/idle-memory.ts, 3 interleaved
+ * rounds). Upstream connections keep Node's defaults, hybrid first: that leg crosses the
+ * internet.
  */
-export const AGENT_KEY_EXCHANGE_GROUPS = 'X25519:P-256:P-384:P-521:X25519MLKEM768:ffdhe2048:ffdhe3072';
+export const AGENT_KEY_EXCHANGE_GROUPS = 'X25519:P-256:P-384:P-521:X448:X25519MLKEM768:ffdhe2048:ffdhe3072';
 
 /** Client TLS alerts that mean "I do not trust your certificate" (a client with its own roots). */
 const UNTRUSTED_ALERTS = /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|DECRYPT_ERROR)/;

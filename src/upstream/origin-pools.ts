@@ -1,5 +1,7 @@
 // One undici Pool per upstream origin: made on first use, closed once it holds no connection
-// and no request (so a wildcard rule's many hosts do not pile up pools).
+// and no request (so a wildcard rule's many hosts do not pile up pools). An HTTP/2 pool (gRPC)
+// goes when the upstream ends its idle session: undici's h2 client has no idle timeout of its
+// own (its Agent kept such pools as long).
 //
 // This takes the place of undici's Agent, whose bookkeeping (undici 7.30) keys its count of
 // connections by origin, not by pool. When it closes a pool whose count reached zero, that pool
@@ -27,6 +29,8 @@ export interface OriginPools {
   close(): Promise<void>;
   /** Pools held now (tests, metrics). */
   readonly size: number;
+  /** Looks (RECHECK_MS) pending at whether a pool can go: at most one per pool (tests). */
+  readonly rechecking: number;
 }
 
 export type PoolFactory = (origin: string, options: Pool.Options) => Pool;
@@ -35,14 +39,29 @@ const undiciPool: PoolFactory = (origin, options) => new UndiciPool(origin, opti
 
 export function createOriginPools(options: Pool.Options, factory: PoolFactory = undiciPool): OriginPools {
   const pools = new Map<string, Pool>();
+  /**
+   * Pools with a look pending: at most one each. Every failed connection of a pool with requests
+   * queued asks again, and a timer per ask piled up timers without bound while an upstream kept
+   * failing (an attacker's review: 160k timers and +270 MiB in 30 s).
+   */
+  const rechecking = new Set<Pool>();
+  let timersPending = 0;
+  let closed = false;
 
-  /** Closes `pool` if it is still `origin`'s pool and holds nothing; checks again later while requests wait. */
+  /** Closes `pool` if it is still `origin`'s pool and holds nothing; looks again later while requests wait. */
   const retireIfUnused = (origin: string, pool: Pool): void => {
     if (pools.get(origin) !== pool) return;
     const stats = pool.stats;
     if (stats.connected > 0) return; // its next 'disconnect' asks again
     if (stats.size > 0) {
-      setTimeout(retireIfUnused, RECHECK_MS, origin, pool).unref();
+      if (rechecking.has(pool)) return;
+      rechecking.add(pool);
+      timersPending++;
+      setTimeout(() => {
+        timersPending--;
+        rechecking.delete(pool);
+        retireIfUnused(origin, pool);
+      }, RECHECK_MS).unref();
       return;
     }
     pools.delete(origin);
@@ -52,6 +71,12 @@ export function createOriginPools(options: Pool.Options, factory: PoolFactory = 
   return {
     dispatch(options_, handler) {
       const origin = String(options_.origin);
+      if (closed) {
+        // Refused as undici refuses on a closed dispatcher: ClientClosedError to the handler.
+        const refusing = factory(origin, options);
+        refusing.close().catch(() => undefined);
+        return refusing.dispatch(options_, handler);
+      }
       let pool = pools.get(origin);
       if (pool === undefined) {
         const created = factory(origin, options);
@@ -63,12 +88,16 @@ export function createOriginPools(options: Pool.Options, factory: PoolFactory = 
       return pool.dispatch(options_, handler);
     },
     async close() {
+      closed = true;
       const all = [...pools.values()];
       pools.clear();
       await Promise.all(all.map((p) => p.close()));
     },
     get size() {
       return pools.size;
+    },
+    get rechecking() {
+      return timersPending;
     },
   };
 }

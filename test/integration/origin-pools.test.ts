@@ -3,6 +3,7 @@
 // let go, and nothing a retired pool does later reaches the pool that replaced it (undici's
 // Agent got that wrong and closed pools with warm connections and requests in flight).
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, request, type Pool } from 'undici';
@@ -155,5 +156,57 @@ describe('per-origin upstream pools', () => {
     await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 300));
     expect(pools.size).toBe(0);
     await pools.close();
+  });
+
+  it('keep a pool while one of two idle connections closes', async () => {
+    const pools = createOriginPools({ connections: 8, pipelining: 1 });
+    const before = connections;
+    expect((await Promise.all([get(pools), get(pools)])).every((s) => s === 200)).toBe(true);
+    expect(connections - before).toBe(2);
+    [...sockets].at(-1)?.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pools.size).toBe(1);
+    await pools.close();
+  });
+
+  it('keep one look pending per pool while an upstream keeps failing with requests queued, and the pool until they are done', async () => {
+    // Accepts each connection and resets it 20 ms later: every request on it fails, and each
+    // failure finds requests still queued behind it.
+    const resetting = net.createServer((s) => {
+      s.on('error', () => {});
+      setTimeout(() => s.destroy(), 20);
+    });
+    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve));
+    const flaky = `http://127.0.0.1:${(resetting.address() as AddressInfo).port}`;
+    // One connection at a time: each reset leaves the pool with none and requests queued.
+    const pools = createOriginPools({ connections: 1, pipelining: 1 });
+    let outstanding = 60;
+    const all = Promise.allSettled(Array.from({ length: 60 }, () => request(flaky, { dispatcher: pools as never }).finally(() => outstanding--)));
+    let mostRechecking = 0;
+    let retiredEarly = false;
+    const sampler = setInterval(() => {
+      mostRechecking = Math.max(mostRechecking, pools.rechecking);
+      if (outstanding > 0 && pools.size === 0) retiredEarly = true;
+    }, 2);
+    const outcomes = await all;
+    clearInterval(sampler);
+    expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
+    expect(mostRechecking).toBeLessThanOrEqual(1);
+    expect(retiredEarly).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 300));
+    expect(pools.size).toBe(0);
+    expect(pools.rechecking).toBe(0);
+    await pools.close();
+    await new Promise((resolve) => resetting.close(resolve));
+  });
+
+  it('refuse requests once closed, as undici does, without reaching the origin', async () => {
+    const pools = createOriginPools({ connections: 8, pipelining: 1 });
+    expect(await get(pools)).toBe(200);
+    await pools.close();
+    const before = connections;
+    await expect(get(pools)).rejects.toMatchObject({ code: 'UND_ERR_CLOSED' });
+    expect(connections).toBe(before);
+    expect(pools.size).toBe(0);
   });
 });

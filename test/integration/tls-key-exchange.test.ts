@@ -69,6 +69,10 @@ describe('the agent-facing key exchange', () => {
     expect(await handshake({ maxVersion: 'TLSv1.2' })).toEqual({ group: 'X25519', version: 'TLSv1.2' });
   });
 
+  it('still serves a client offering only X448', async () => {
+    expect(await handshake({ ecdhCurve: 'X448' })).toEqual({ group: 'X448', version: 'TLSv1.3' });
+  });
+
   it('still serves a client offering only finite-field groups', async () => {
     expect(await handshake({ ecdhCurve: 'ffdhe2048' })).toEqual({ group: 'DH-2048', version: 'TLSv1.3' });
   });
