@@ -277,7 +277,7 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
         // young generation at its working size): memory that the tests above freed and the
         // allocator kept is reused by the new connections, which hid part of their cost, by
         // however much each peer had freed (node-floor: 36.8-37.9 KiB a connection after the
-        // tests, 58.6 on a fresh process; README, Benchmarks).
+        // tests, 58.6 on a fresh process; bench/HISTORY.md).
         await running.stop();
         cleanup.peer = undefined;
         const fresh = join(ctx.dir, 'idle');
