@@ -8,7 +8,6 @@ import { createRequire } from 'node:module';
 import type { buildConnector } from 'undici';
 import type { UpstreamSettings } from '../config/types.ts';
 import type { CheckedResolver } from './resolve.ts';
-
 import { createOriginPools, type OriginPools } from './origin-pools.ts';
 
 // undici's entry point loads all of undici (fetch, WebSocket, caches, mocks): +28 MiB of RSS

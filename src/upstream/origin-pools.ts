@@ -45,6 +45,7 @@ export function createOriginPools(options: Pool.Options, factory: PoolFactory = 
    * failing (an attacker's review: 160k timers and +270 MiB in 30 s).
    */
   const rechecking = new Set<Pool>();
+  /** Timers actually pending: what `rechecking` reports, so a test sees a broken guard (the Set alone cannot). */
   let timersPending = 0;
   let closed = false;
 

@@ -6,11 +6,8 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errors, request, type Pool } from 'undici';
+import { errors, request, Pool } from 'undici';
 import { createOriginPools, RECHECK_MS, type OriginPools, type PoolFactory } from '../../src/upstream/origin-pools.ts';
-import { createRequire } from 'node:module';
-
-const UndiciPool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof Pool;
 
 let server: http.Server;
 let origin: string;
@@ -59,7 +56,7 @@ const networkGap = (): Promise<void> => new Promise((resolve) => setImmediate(re
 function recordingFactory(): { made: Pool[]; factory: PoolFactory } {
   const made: Pool[] = [];
   const factory: PoolFactory = (o, options) => {
-    const p = new UndiciPool(o, options);
+    const p = new Pool(o, options);
     made.push(p);
     return p;
   };
