@@ -1,24 +1,18 @@
 // Prometheus metrics, on a registry of sluice's own. Labels are closed sets (decision, status,
 // reason code, listener): never a host name or anything an agent controls without bound.
-import { createRequire } from 'node:module';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, DEFAULT_COLLECTORS, Gauge, Registry, processCpuCollector, runDefaultCollector } from './prom.ts';
 import { createLeanHistogram, type LeanHistogram } from './lean-histogram.ts';
 import { createLoopLag, LOOP_IDLE_AFTER_MS, type LoopActivity } from './loop-lag.ts';
 
-const require = createRequire(import.meta.url);
-
 /**
  * prom-client's default process and Node metrics (sluice_process_*, sluice_nodejs_heap_*,
- * _gc_*, …), each from the collector collectDefaultMetrics itself runs, but for its event-loop
- * lag: that one samples every 10 ms for the life of the process, idle or not (loop-lag.ts
- * samples only while there is work, and gives sluice_event_loop_lag_* net of the interval).
+ * _gc_*, …), but for its event-loop lag: that one samples every 10 ms for the life of the
+ * process, idle or not (loop-lag.ts samples only while there is work, and gives
+ * sluice_event_loop_lag_* net of the interval).
  */
 function collectProcessMetrics(registry: Registry): void {
-  for (const name of collectDefaultMetrics.metricsList) {
-    if (name === 'eventLoopLag') continue;
-    const collector = require(`prom-client/lib/metrics/${name}`) as (registry: Registry, config: { prefix: string }) => void;
-    collector(registry, { prefix: 'sluice_' });
-  }
+  processCpuCollector(registry, 'sluice_');
+  for (const name of DEFAULT_COLLECTORS) runDefaultCollector(name, registry, 'sluice_');
 }
 
 export interface Metrics {

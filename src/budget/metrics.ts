@@ -1,6 +1,6 @@
 // The budget on /metrics: today's spend and its limits, by scope ("total" or a [budget.models]
 // glob from the config: a closed set; a model name an agent could invent is never a label).
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from '../admin/prom.ts';
 import type { BudgetSettings } from '../config/types.ts';
 import type { Ledger } from './ledger.ts';
 import { modelMatches } from './model-glob.ts';
