@@ -4,11 +4,13 @@
 // rebinding could exploit) and verifies the upstream certificate against that name.
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { buildConnector } from 'undici';
 import type { UpstreamSettings } from '../config/types.ts';
 import type { CheckedResolver } from './resolve.ts';
 import { createOriginPools, type OriginPools } from './origin-pools.ts';
+import { connectStaggered, type Dial, type DialCallback } from './staggered-connect.ts';
 
 // undici's entry point loads all of undici (fetch, WebSocket, caches, mocks): +28 MiB of RSS
 // and ~0.1 s at start. sluice needs its pools and connector only, +14 MiB (bench/idle-memory.ts).
@@ -53,23 +55,12 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     const connect: buildConnector.connector = (opts, callback) => {
       options.resolver.resolve(opts.hostname, allowPrivate).then(
         (resolved) => {
-          const addresses = resolved.addresses;
-          // Try each checked address in turn (IPv6 and IPv4 as resolved); stop at the first
-          // that connects. Every candidate passed the address check.
-          let attempt = 0;
-          const next = (previous: Error | null): void => {
-            const candidate = addresses[attempt++];
-            if (candidate === undefined) {
-              callback(previous ?? new Error(`no address for ${opts.hostname}`), null);
-              return;
-            }
-            dial({ ...opts, hostname: candidate.address, servername: opts.hostname }, (err, socket) => {
-              if (err !== null && isRetryableConnectError(err) && attempt < addresses.length) next(err);
-              else if (err !== null) callback(err, null);
-              else callback(null, socket);
-            });
-          };
-          next(null);
+          // Every candidate passed the address check; they are tried staggered, in the
+          // resolver's order (IPv6 and IPv4 interleaved).
+          // undici's connector returns the socket it opened (its type says void): the attempts
+          // that lose the race are closed through it.
+          const attempt: Dial = (candidate, done) => dial({ ...opts, hostname: candidate.address, servername: opts.hostname }, done) as unknown as Socket;
+          connectStaggered(resolved.addresses, attempt, isRetryableConnectError, callback as DialCallback);
         },
         (err: Error) => callback(err, null),
       );

@@ -4,9 +4,9 @@
 // upstream_refused; a response cut mid-body reaches the client as a cut, never as a complete
 // response. (TLS verification failure → 502 upstream_tls is in proxy-tls.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import { startEdgeFixture, type EdgeFixture } from '../helpers/edge-fixture.ts';
-import { startDaemon } from '../helpers/process.ts';
+import { startBlackhole, type Blackhole } from '../helpers/blackhole.ts';
+import { startEchoOrigin, type EchoOrigin } from '../helpers/echo-origin.ts';
 import { curl } from '../helpers/clients.ts';
 import { skipUnlessTools } from '../helpers/tools.ts';
 
@@ -16,43 +16,26 @@ const CONNECT_TIMEOUT_MS = 1000;
 const HEADERS_TIMEOUT_MS = 1500;
 
 let f: EdgeFixture;
-let blackhole: { stop(): Promise<void> } | undefined;
-const fillers: net.Socket[] = [];
-
-/**
- * A listener whose accept queue is full, on 127.0.0.5: the kernel drops further SYNs, so a
- * TCP connect there never completes (python's listen(0) and no accept(); Node accepts by itself).
- */
-async function startBlackhole(port: number): Promise<{ stop(): Promise<void> }> {
-  const script = `
-import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.5', int(sys.argv[1]))); s.listen(0)
-print('ready', flush=True)
-time.sleep(600)
-`;
-  const daemon = await startDaemon('python3', ['-c', script, String(port)], (out) => out.includes('ready'), { timeoutMs: 10_000 });
-  // Fill the accept queue (backlog 0 holds one connection); later SYNs are dropped.
-  for (let i = 0; i < 2; i++) {
-    const s = net.connect({ host: '127.0.0.5', port });
-    s.on('error', () => {});
-    fillers.push(s);
-  }
-  await new Promise((r) => setTimeout(r, 200));
-  return daemon;
-}
+let blackholes: Blackhole[] = [];
+let liveOnIpv6: EchoOrigin | undefined;
 
 beforeAll(async () => {
   f = await startEdgeFixture({
     upstream: { connect_timeout_ms: CONNECT_TIMEOUT_MS, headers_timeout_ms: HEADERS_TIMEOUT_MS },
-    records: { 'blackhole.test': ['127.0.0.5'] },
+    records: {
+      'blackhole.test': ['127.0.0.5'],
+      // sluice dials IPv4 first: the dead address is always tried first.
+      'half-dead.test': ['127.0.0.5', '::1'],
+      'all-dead.test': ['127.0.0.5', '127.0.0.6'],
+    },
   });
-  blackhole = await startBlackhole(f.origin.httpsPort);
+  blackholes = [await startBlackhole('127.0.0.5', f.origin.httpsPort), await startBlackhole('127.0.0.6', f.origin.httpsPort)];
+  liveOnIpv6 = await startEchoOrigin(await f.pki.issue(['half-dead.test']), '::1', { httpsPort: f.origin.httpsPort, httpPort: f.origin.httpPort });
 });
 
 afterAll(async () => {
-  for (const s of fillers) s.destroy();
-  await blackhole?.stop();
+  await liveOnIpv6?.stop();
+  for (const b of blackholes) await b.stop();
   await f?.stop();
 });
 
@@ -99,6 +82,31 @@ describe.skipIf(skip)('upstream timeouts answer 504 upstream_timeout', () => {
   it('lets a slow upstream answer that stays inside headers_timeout_ms', async () => {
     const r = await curl('echo.test', `/slow?ms=${Math.round(HEADERS_TIMEOUT_MS / 2)}`, f.opts());
     expect(r.status).toBe(200);
+  });
+});
+
+describe.skipIf(skip)('a name with dead addresses: the next is tried after 250 ms, not after the connect timeout', () => {
+  it('reaches the live address while the attempt at the dead one is still waiting', async () => {
+    const { result: r, ms } = await timed(() => curl('half-dead.test', '/staggered', f.opts()));
+    console.log(`[dead IPv4, live IPv6] ${r.status} after ${Math.round(ms)} ms; connect timeout ${CONNECT_TIMEOUT_MS} ms`);
+    expect(r.status, r.body).toBe(200);
+    expect(liveOnIpv6?.hits('/staggered')).toBe(1);
+    // The dead address was tried first (≥ the 250 ms attempt delay), and its attempt did not
+    // run into the connect timeout before the live one was tried.
+    expect(ms).toBeGreaterThanOrEqual(240);
+    expect(ms).toBeLessThan(CONNECT_TIMEOUT_MS * 0.8);
+  });
+
+  it('with every address dead, answers 504 after one connect timeout, not one per address', async () => {
+    const { result: r, ms } = await timed(() => curl('all-dead.test', '/', { ...f.opts(), args: ['-D', '-'] }));
+    console.log(`[two dead addresses] ${r.status} after ${Math.round(ms)} ms; connect timeout ${CONNECT_TIMEOUT_MS} ms`);
+    expect(r.status, r.body).toBe(504);
+    expect(r.body.toLowerCase()).toContain('x-sluice-reason: upstream_timeout');
+    // Attempts one after the other would each run into the timeout: ≥ 2 × the timeout. Staggered,
+    // the last attempt starts 250 ms in (undici's connect timer fires up to ~0.5 s late).
+    expect(ms).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS * 0.9);
+    expect(ms).toBeLessThan(CONNECT_TIMEOUT_MS * 2);
+    await f.t.waitForLog((l) => l.host === 'all-dead.test' && l.reason === 'upstream_timeout' && l.status === 504);
   });
 });
 

@@ -1,0 +1,99 @@
+// Connecting to a name's checked addresses, staggered as RFC 8305 ("Happy Eyeballs v2", §5)
+// does it: the next address is tried as soon as the current attempt fails, or after
+// ATTEMPT_DELAY_MS without an answer while the earlier attempts go on (at most
+// MAX_ATTEMPTS_IN_FLIGHT at once); the first connection
+// made wins and every other attempt is closed. A name whose first address drops SYNs (an IPv6
+// route that goes nowhere, a dead member of a round-robin) then costs its callers ~250 ms,
+// where trying one address after the other cost the whole connect timeout per dead address.
+// The addresses come from the checked resolver, already in the order to try (families
+// interleaved); this module only schedules the attempts.
+import type { Socket } from 'node:net';
+import type { ResolvedAddress } from './resolve.ts';
+
+/** RFC 8305 §5's recommended Connection Attempt Delay, as Node's `autoSelectFamily` uses. */
+export const ATTEMPT_DELAY_MS = 250;
+
+/**
+ * Attempts of one race in flight at most. A name with many dead addresses would otherwise hold
+ * one socket per address for the connect timeout, for each of the pool's connections: with it,
+ * a fifth attempt waits for one of the four to fail.
+ */
+export const MAX_ATTEMPTS_IN_FLIGHT = 4;
+
+export type DialCallback = (err: Error | null, socket: Socket | null) => void;
+
+/** Starts one attempt at `address`; returns its socket, to be closed if another attempt wins. */
+export type Dial = (address: ResolvedAddress, callback: DialCallback) => Socket;
+
+/** Why an attempt that lost the race was closed (seen by nobody but the dialler). */
+class LostRace extends Error {
+  constructor() {
+    super('another address connected first');
+    this.name = 'LostRace';
+  }
+}
+
+/**
+ * Calls `callback` once: with the first socket that connects, with the first error that
+ * `retryable` says trying another address cannot help (a certificate that fails verification),
+ * or, when every address failed, with the last failure.
+ */
+export function connectStaggered(
+  addresses: readonly ResolvedAddress[],
+  dial: Dial,
+  retryable: (err: Error) => boolean,
+  callback: DialCallback,
+  delayMs: number = ATTEMPT_DELAY_MS,
+): void {
+  const live = new Set<Socket>();
+  let next = 0;
+  let pending = 0;
+  let settled = false;
+  let lastError: Error | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const settle = (err: Error | null, socket: Socket | null): void => {
+    settled = true;
+    clearTimeout(timer);
+    for (const other of live) other.destroy(new LostRace());
+    live.clear();
+    callback(err, socket);
+  };
+
+  const start = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    const address = addresses[next++];
+    if (address === undefined) return;
+    pending++;
+    // The dial may call back before it returns the socket (an error it raises at once).
+    const attempt: { socket?: Socket; done: boolean } = { done: false };
+    attempt.socket = dial(address, (err, connected) => {
+      attempt.done = true;
+      pending--;
+      if (attempt.socket !== undefined) live.delete(attempt.socket);
+      if (settled) {
+        connected?.destroy();
+        return;
+      }
+      if (err === null) settle(null, connected);
+      else if (!retryable(err)) settle(err, null);
+      else {
+        lastError = err;
+        if (next < addresses.length) start();
+        else if (pending === 0) settle(lastError, null);
+      }
+    });
+    // An attempt that answered at once has already moved the race on (settled it, or started
+    // the next attempt with its own timer).
+    if (attempt.done) return;
+    live.add(attempt.socket);
+    if (next < addresses.length && pending < MAX_ATTEMPTS_IN_FLIGHT) timer = setTimeout(start, delayMs);
+  };
+
+  if (addresses.length === 0) {
+    callback(new Error('no address to connect to'), null);
+    return;
+  }
+  start();
+}
