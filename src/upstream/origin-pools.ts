@@ -1,7 +1,9 @@
 // One undici Pool per upstream origin: made on first use, closed once it holds no connection
-// and no request (so a wildcard rule's many hosts do not pile up pools). An HTTP/2 pool (gRPC)
-// goes when the upstream ends its idle session: undici's h2 client has no idle timeout of its
-// own (its Agent kept such pools as long).
+// and no request (so a wildcard rule's many hosts do not pile up pools). undici's HTTP/2 client
+// (gRPC) has no idle timeout of its own and keeps its session alive with pings, so an h2 pool
+// would stay for as long as the upstream kept the session open (its Agent kept such pools as
+// long). Here one found without requests at two sweeps in a row, keepAliveTimeout apart, with
+// no request given to it in between, is closed: after one to three keepAliveTimeouts unused.
 //
 // This takes the place of undici's Agent, whose bookkeeping (undici 7.30) keys its count of
 // connections by origin, not by pool. When it closes a pool whose count reached zero, that pool
@@ -48,6 +50,28 @@ export function createOriginPools(options: Pool.Options, factory: PoolFactory = 
   /** Timers actually pending: what `rechecking` reports, so a test sees a broken guard (the Set alone cannot). */
   let timersPending = 0;
   let closed = false;
+  /** HTTP/2 pools: given a request since the last sweep; seen without requests at the last sweep. */
+  const h2State = new Map<Pool, { used: boolean; idleSeen: boolean }>();
+  let sweeper: NodeJS.Timeout | undefined;
+  const idleMs = options.keepAliveTimeout ?? 4_000;
+  const h2 = options.allowH2 === true;
+
+  /** Closes each HTTP/2 pool found idle at this sweep and the one before, with no request between. */
+  const sweepH2 = (): void => {
+    for (const [origin, pool] of pools) {
+      const state = h2State.get(pool);
+      if (state === undefined) continue;
+      const idle = pool.stats.size === 0 && !state.used;
+      if (idle && state.idleSeen) {
+        pools.delete(origin);
+        h2State.delete(pool);
+        pool.close().catch(() => undefined);
+        continue;
+      }
+      state.idleSeen = idle;
+      state.used = false;
+    }
+  };
 
   /** Closes `pool` if it is still `origin`'s pool and holds nothing; looks again later while requests wait. */
   const retireIfUnused = (origin: string, pool: Pool): void => {
@@ -66,6 +90,7 @@ export function createOriginPools(options: Pool.Options, factory: PoolFactory = 
       return;
     }
     pools.delete(origin);
+    h2State.delete(pool);
     pool.close().catch(() => undefined);
   };
 
@@ -85,13 +110,23 @@ export function createOriginPools(options: Pool.Options, factory: PoolFactory = 
         created.on('connectionError', () => retireIfUnused(origin, created));
         pools.set(origin, created);
         pool = created;
+        if (h2) {
+          h2State.set(created, { used: true, idleSeen: false });
+          sweeper ??= setInterval(sweepH2, idleMs).unref();
+        }
+      }
+      if (h2) {
+        const state = h2State.get(pool);
+        if (state !== undefined) state.used = true;
       }
       return pool.dispatch(options_, handler);
     },
     async close() {
       closed = true;
+      clearInterval(sweeper);
       const all = [...pools.values()];
       pools.clear();
+      h2State.clear();
       await Promise.all(all.map((p) => p.close()));
     },
     get size() {

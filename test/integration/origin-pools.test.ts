@@ -3,11 +3,14 @@
 // let go, and nothing a retired pool does later reaches the pool that replaced it (undici's
 // Agent got that wrong and closed pools with warm connections and requests in flight).
 import http from 'node:http';
+import http2 from 'node:http2';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, request, Pool } from 'undici';
 import { createOriginPools, RECHECK_MS, type OriginPools, type PoolFactory } from '../../src/upstream/origin-pools.ts';
+import { createTestPki } from '../helpers/pki.ts';
 
 let server: http.Server;
 let origin: string;
@@ -205,5 +208,82 @@ describe('per-origin upstream pools', () => {
     await expect(get(pools)).rejects.toMatchObject({ code: 'UND_ERR_CLOSED' });
     expect(connections).toBe(before);
     expect(pools.size).toBe(0);
+  });
+});
+
+describe('per-origin HTTP/2 pools (gRPC)', () => {
+  // undici's h2 client never closes an idle session (it pings to keep it): sluice closes the pool.
+  const IDLE_MS = 150;
+  let h2server: http2.Http2SecureServer;
+  let h2origin: string;
+  let ca: Buffer;
+  let sessions = 0;
+  let openSessions = 0;
+
+  beforeAll(async () => {
+    const pki = await createTestPki();
+    const leaf = await pki.issue(['localhost']);
+    ca = readFileSync(pki.caCert);
+    h2server = http2.createSecureServer({ cert: readFileSync(leaf.cert), key: readFileSync(leaf.key) }, (req, res) => {
+      const ms = Number(new URL(req.url, 'https://x').searchParams.get('ms') ?? '0');
+      setTimeout(() => res.end('ok'), ms);
+    });
+    h2server.on('session', (session) => {
+      sessions++;
+      openSessions++;
+      session.once('close', () => openSessions--);
+    });
+    await new Promise<void>((resolve) => h2server.listen(0, '127.0.0.1', resolve));
+    h2origin = `https://127.0.0.1:${(h2server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => h2server.close(resolve));
+  });
+
+  const h2pools = (): OriginPools => createOriginPools({ allowH2: true, keepAliveTimeout: IDLE_MS, connect: { ca, servername: 'localhost' } as never });
+
+  async function h2get(pools: OriginPools, path = '/'): Promise<number> {
+    const res = await request(`${h2origin}${path}`, { dispatcher: pools as never });
+    await res.body.text();
+    return res.statusCode;
+  }
+
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  it('close a pool unused for a while, ending its session, and make a new one when asked', async () => {
+    const pools = h2pools();
+    const before = sessions;
+    expect(await h2get(pools)).toBe(200);
+    expect(pools.size).toBe(1);
+    expect(openSessions).toBe(1);
+    await sleep(IDLE_MS * 3 + 100);
+    expect(pools.size).toBe(0);
+    expect(openSessions).toBe(0);
+    expect(await h2get(pools)).toBe(200);
+    expect(sessions - before).toBe(2);
+    await pools.close();
+  });
+
+  it('keep a pool that is used, on one session', async () => {
+    const pools = h2pools();
+    const before = sessions;
+    for (let i = 0; i < 10; i++) {
+      expect(await h2get(pools)).toBe(200);
+      await sleep(IDLE_MS / 2);
+    }
+    expect(sessions - before).toBe(1);
+    expect(pools.size).toBe(1);
+    await pools.close();
+  });
+
+  it('keep a pool while a long call runs on it, however long', async () => {
+    const pools = h2pools();
+    const before = sessions;
+    expect(await h2get(pools, `/?ms=${IDLE_MS * 5}`)).toBe(200);
+    expect(pools.size).toBe(1);
+    expect(await h2get(pools)).toBe(200);
+    expect(sessions - before).toBe(1);
+    await pools.close();
   });
 });
