@@ -1,8 +1,10 @@
 // Connecting to a name's checked addresses, staggered as RFC 8305 ("Happy Eyeballs v2", §5)
-// does it: the next address is tried as soon as the current attempt fails, or after
-// ATTEMPT_DELAY_MS without an answer while the earlier attempts go on (at most
-// MAX_ATTEMPTS_IN_FLIGHT at once); the first connection
-// made wins and every other attempt is closed. A name whose first address drops SYNs (an IPv6
+// does it: the next address is tried as soon as the current attempt fails, or when no attempt
+// has its TCP connection ATTEMPT_DELAY_MS after the last one started, while the earlier
+// attempts go on (at most MAX_ATTEMPTS_IN_FLIGHT at once); the first attempt to finish its
+// connection (TLS included) wins and every other is closed. An attempt whose TCP connection is
+// made holds the next back until it fails: a far upstream whose TLS handshake takes longer than
+// the delay gets one handshake per connection, not one per address. A name whose first address drops SYNs (an IPv6
 // route that goes nowhere, a dead member of a round-robin) then costs its callers ~250 ms,
 // where trying one address after the other cost the whole connect timeout per dead address.
 // The addresses come from the checked resolver, already in the order to try (families
@@ -34,9 +36,10 @@ class LostRace extends Error {
 }
 
 /**
- * Calls `callback` once: with the first socket that connects, with the first error that
- * `retryable` says trying another address cannot help (a certificate that fails verification),
- * or, when every address failed, with the last failure.
+ * Calls `callback` once: with the first socket that connects or, when no attempt connected,
+ * with the first failure that `retryable` says another address cannot mend (a certificate that
+ * fails verification: no address is tried after it, though attempts already running may still
+ * connect), else with the failure of the last address, as trying them one after the other did.
  */
 export function connectStaggered(
   addresses: readonly ResolvedAddress[],
@@ -49,7 +52,10 @@ export function connectStaggered(
   let next = 0;
   let pending = 0;
   let settled = false;
-  let lastError: Error | undefined;
+  /** The first failure another address cannot mend: no new attempt after it. */
+  let fatal: Error | undefined;
+  /** The failure of the latest address (in the resolver's order) that failed. */
+  let latest: { index: number; err: Error } | undefined;
   let timer: NodeJS.Timeout | undefined;
 
   const settle = (err: Error | null, socket: Socket | null): void => {
@@ -60,11 +66,23 @@ export function connectStaggered(
     callback(err, socket);
   };
 
+  const failed = (index: number, err: Error): void => {
+    if (!retryable(err)) {
+      fatal ??= err;
+      clearTimeout(timer);
+    } else if (latest === undefined || index > latest.index) {
+      latest = { index, err };
+    }
+    if (fatal === undefined && next < addresses.length) start();
+    else if (pending === 0) settle(fatal ?? (latest as { err: Error }).err, null);
+  };
+
   const start = (): void => {
     clearTimeout(timer);
     timer = undefined;
-    const address = addresses[next++];
-    if (address === undefined) return;
+    const index = next++;
+    const address = addresses[index];
+    if (address === undefined || fatal !== undefined) return;
     pending++;
     // The dial may call back before it returns the socket (an error it raises at once).
     const attempt: { socket?: Socket; done: boolean } = { done: false };
@@ -77,17 +95,14 @@ export function connectStaggered(
         return;
       }
       if (err === null) settle(null, connected);
-      else if (!retryable(err)) settle(err, null);
-      else {
-        lastError = err;
-        if (next < addresses.length) start();
-        else if (pending === 0) settle(lastError, null);
-      }
+      else failed(index, err);
     });
     // An attempt that answered at once has already moved the race on (settled it, or started
     // the next attempt with its own timer).
     if (attempt.done) return;
     live.add(attempt.socket);
+    // Its TCP connection made, this attempt holds the next back: only its failure starts it.
+    attempt.socket.once('connect', () => clearTimeout(timer));
     if (next < addresses.length && pending < MAX_ATTEMPTS_IN_FLIGHT) timer = setTimeout(start, delayMs);
   };
 

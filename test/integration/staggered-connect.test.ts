@@ -1,6 +1,7 @@
 // Staggered connection attempts (src/upstream/staggered-connect.ts) against real sockets on
 // loopback: a listener, an address where nothing listens (refused at once), an address that
-// drops SYNs (test/helpers/blackhole.ts) and a TLS server whose certificate is not trusted.
+// drops SYNs (test/helpers/blackhole.ts), a TLS server whose certificate is not trusted and one
+// that takes 400 ms to start its handshake.
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -18,16 +19,21 @@ const REFUSED = '127.0.0.2';
 const DEAD = '127.0.0.5';
 const DEAD_TOO = '127.0.0.6';
 const UNTRUSTED = '127.0.0.7';
+const SLOW_TLS = '127.0.0.8';
+const SLOW_TLS_MS = 400;
 
 let port = 0;
 const servers: net.Server[] = [];
 const blackholes: Blackhole[] = [];
 const accepted: net.Socket[] = [];
+let testCa: Buffer;
 
 beforeAll(async () => {
   if (skip) return;
   const pki = await createTestPki();
   const untrusted = await pki.issue(['untrusted.test']);
+  const slow = await pki.issue(['slow.test']);
+  testCa = readFileSync(pki.caCert);
   // One port for every address, as one name's addresses share the upstream port.
   const live = net.createServer((s) => accepted.push(s));
   await new Promise<void>((resolve) => live.listen(0, LIVE, resolve));
@@ -36,6 +42,15 @@ beforeAll(async () => {
   const tlsServer = tls.createServer({ cert: readFileSync(untrusted.cert), key: readFileSync(untrusted.key) }, (s) => accepted.push(s));
   await new Promise<void>((resolve) => tlsServer.listen(port, UNTRUSTED, resolve));
   servers.push(tlsServer);
+  // TCP accepted at once, the TLS handshake answered only after SLOW_TLS_MS (a far upstream).
+  const slowContext = tls.createSecureContext({ cert: readFileSync(slow.cert), key: readFileSync(slow.key) });
+  const slowServer = net.createServer((raw) => {
+    accepted.push(raw);
+    raw.pause();
+    setTimeout(() => accepted.push(new tls.TLSSocket(raw, { isServer: true, secureContext: slowContext })), SLOW_TLS_MS);
+  });
+  await new Promise<void>((resolve) => slowServer.listen(port, SLOW_TLS, resolve));
+  servers.push(slowServer);
   blackholes.push(await startBlackhole(DEAD, port), await startBlackhole(DEAD_TOO, port));
 });
 
@@ -47,14 +62,17 @@ afterAll(async () => {
 
 const v4 = (address: string): ResolvedAddress => ({ address, family: 4 });
 
-/** A real dial: TCP, or TLS (verified against the system roots) for UNTRUSTED; records each attempt. */
+/** A real dial: TCP, or TLS for UNTRUSTED (verified against the system roots) and SLOW_TLS; records each attempt. */
 function recordingDial(): { dial: Dial; attempts: Array<{ address: string; socket: net.Socket }> } {
   const attempts: Array<{ address: string; socket: net.Socket }> = [];
   const dial: Dial = ({ address }, done) => {
+    const secure = address === UNTRUSTED || address === SLOW_TLS;
     const socket = address === UNTRUSTED
       ? tls.connect({ host: address, port, servername: 'untrusted.test' })
-      : net.connect({ host: address, port });
-    socket.once(address === UNTRUSTED ? 'secureConnect' : 'connect', () => done(null, socket));
+      : address === SLOW_TLS
+        ? tls.connect({ host: address, port, servername: 'slow.test', ca: testCa })
+        : net.connect({ host: address, port });
+    socket.once(secure ? 'secureConnect' : 'connect', () => done(null, socket));
     socket.once('error', (err) => done(err, null));
     attempts.push({ address, socket });
     return socket;
@@ -62,7 +80,28 @@ function recordingDial(): { dial: Dial; attempts: Array<{ address: string; socke
   return { dial, attempts };
 }
 
-const retryable = (err: Error): boolean => (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+/** Errors another address may mend: a refusal, and a connect timeout (as undici's is). */
+const retryable = (err: Error): boolean => ['ECONNREFUSED', 'ETIMEDOUT'].includes((err as NodeJS.ErrnoException).code ?? '');
+
+/** recordingDial whose attempts give up after `ms` (ETIMEDOUT), as a connect timeout makes them; counts attempts in flight. */
+function givingUpDial(ms: number): { dial: Dial; attempts: Array<{ address: string; socket: net.Socket }>; most: () => number } {
+  const { dial: real, attempts } = recordingDial();
+  let inFlight = 0;
+  let most = 0;
+  const dial: Dial = (candidate, done) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    const finish: typeof done = (err, socket) => {
+      inFlight--;
+      clearTimeout(giveUp);
+      done(err, socket);
+    };
+    const socket = real(candidate, finish);
+    const giveUp = setTimeout(() => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), ms);
+    return socket;
+  };
+  return { dial, attempts, most: () => most };
+}
 
 /** Runs one race; resolves with its single outcome, counting callbacks for a while after. */
 async function race(addresses: string[], dial: Dial): Promise<{ err: Error | null; socket: net.Socket | null; ms: number; calls: () => number }> {
@@ -132,40 +171,62 @@ describe.skipIf(skip)('staggered connection attempts', () => {
     expect(r.calls()).toBe(1);
   });
 
-  it('stops at a failure another address cannot mend (a certificate that fails verification)', async () => {
-    const { dial, attempts } = recordingDial();
+  it('tries no address after a failure another address cannot mend (a certificate that fails verification)', async () => {
+    const { dial, attempts } = givingUpDial(1200);
     const r = await race([DEAD, UNTRUSTED, LIVE], dial);
     expect(r.socket).toBeNull();
     expect((r.err as NodeJS.ErrnoException).code).toMatch(/SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY/);
+    // Reported once the attempt still running at the dead address gave up by itself.
+    expect(r.ms).toBeGreaterThanOrEqual(1190);
     await sleep(400);
-    // The live address was never tried, and the attempt still waiting at the dead one was closed.
     expect(attempts.map((a) => a.address)).toEqual([DEAD, UNTRUSTED]);
-    expect(attempts[0]?.socket.destroyed).toBe(true);
     expect(r.calls()).toBe(1);
+  });
+
+  it('lets an earlier attempt still connecting win after a later one failed for good', async () => {
+    const { dial: real, attempts } = recordingDial();
+    // The first address takes 600 ms to connect (its TCP connection included).
+    const dial: Dial = (candidate, done) => {
+      if (candidate.address !== LIVE) return real(candidate, done);
+      const pending = new net.Socket();
+      setTimeout(() => real(candidate, done), 600);
+      return pending;
+    };
+    const r = await race([LIVE, UNTRUSTED], dial);
+    expect(r.err).toBeNull();
+    expect(r.socket?.remoteAddress).toBe(LIVE);
+    expect(r.ms).toBeGreaterThanOrEqual(590);
+    expect(attempts.map((a) => a.address)).toEqual([UNTRUSTED, LIVE]);
+    r.socket?.destroy();
+  });
+
+  it('starts no second attempt while the first, its TCP connection made, finishes a slow TLS handshake', async () => {
+    const { dial, attempts } = recordingDial();
+    const r = await race([SLOW_TLS, LIVE], dial);
+    expect(r.err).toBeNull();
+    expect(r.socket?.remoteAddress).toBe(SLOW_TLS);
+    expect(r.ms).toBeGreaterThanOrEqual(SLOW_TLS_MS - 10);
+    expect(attempts.map((a) => a.address)).toEqual([SLOW_TLS]);
+    r.socket?.destroy();
+  });
+
+  it('reports the failure of the last address when all fail, as trying them in turn did', async () => {
+    const { dial } = givingUpDial(800);
+    // The refusal comes first in time, the dead address's timeout last; the refusal is reported.
+    const r = await race([DEAD, REFUSED], dial);
+    expect(r.socket).toBeNull();
+    expect((r.err as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    expect(r.ms).toBeGreaterThanOrEqual(790);
   });
 
   it(`holds at most ${MAX_ATTEMPTS_IN_FLIGHT} attempts at once: the next waits for one to fail`, async () => {
     // Dead addresses whose attempts give up after 1.2 s, as the connect timeout makes them.
     const GIVE_UP_MS = 1200;
-    const { dial: real, attempts } = recordingDial();
-    let inFlight = 0;
-    let most = 0;
-    const dial: Dial = (candidate, done) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      const finish: typeof done = (err, socket) => {
-        inFlight--;
-        clearTimeout(giveUp);
-        done(err, socket);
-      };
-      const socket = real(candidate, finish);
-      const giveUp = setTimeout(() => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ECONNREFUSED' })), GIVE_UP_MS);
-      return socket;
-    };
+    const { dial, attempts, most } = givingUpDial(GIVE_UP_MS);
     const dead = Array.from({ length: MAX_ATTEMPTS_IN_FLIGHT }, (_, i) => (i % 2 === 0 ? DEAD : DEAD_TOO));
     const r = await race([...dead, LIVE], dial);
     expect(r.socket?.remoteAddress).toBe(LIVE);
-    expect(most).toBe(MAX_ATTEMPTS_IN_FLIGHT);
+    expect(most()).toBe(MAX_ATTEMPTS_IN_FLIGHT);
     // The live address was tried only when the first dead attempt gave up.
     expect(r.ms).toBeGreaterThanOrEqual(GIVE_UP_MS - 10);
     expect(r.ms).toBeLessThan(GIVE_UP_MS + 1000);
