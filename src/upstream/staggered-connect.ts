@@ -86,7 +86,8 @@ export function connectStaggered(
     pending++;
     // The dial may call back before it returns the socket (an error it raises at once).
     const attempt: { socket?: Socket; done: boolean } = { done: false };
-    attempt.socket = dial(address, (err, connected) => {
+    const answered: DialCallback = (err, connected) => {
+      if (attempt.done) return;
       attempt.done = true;
       pending--;
       if (attempt.socket !== undefined) live.delete(attempt.socket);
@@ -96,7 +97,14 @@ export function connectStaggered(
       }
       if (err === null) settle(null, connected);
       else failed(index, err);
-    });
+    };
+    try {
+      attempt.socket = dial(address, answered);
+    } catch (err) {
+      // A dial that throws (an attempt started by the timer would take the process down).
+      answered(err instanceof Error ? err : new Error(String(err)), null);
+      return;
+    }
     // An attempt that answered at once has already moved the race on (settled it, or started
     // the next attempt with its own timer).
     if (attempt.done) return;

@@ -234,6 +234,23 @@ describe.skipIf(skip)('staggered connection attempts', () => {
     r.socket?.destroy();
   });
 
+  it('takes a dial that throws, even from the timer, as a failed attempt', async () => {
+    const { dial: real, attempts } = recordingDial();
+    const dial: Dial = (candidate, done) => {
+      if (candidate.address === REFUSED) throw Object.assign(new Error('cannot dial'), { code: 'ECONNREFUSED' });
+      return real(candidate, done);
+    };
+    const r = await race([DEAD, REFUSED, LIVE], dial);
+    expect(r.socket?.remoteAddress).toBe(LIVE);
+    // The throw at 250 ms moved on to the live address at once.
+    expect(r.ms).toBeGreaterThanOrEqual(240);
+    expect(r.ms).toBeLessThan(450);
+    expect(attempts.map((a) => a.address)).toEqual([DEAD, LIVE]);
+    await sleep(300);
+    expect(r.calls()).toBe(1);
+    r.socket?.destroy();
+  });
+
   it('copes with a dial that answers before it returns', async () => {
     const attempts: string[] = [];
     const { dial: real } = recordingDial();
