@@ -128,7 +128,7 @@ export const UPSTREAM_KEYS = {
   connect_timeout_ms: {
     type: 'integer',
     default: d.upstream.connectTimeoutMs,
-    doc: 'Time allowed to connect (TCP and TLS) to an upstream, per address. A name\'s checked addresses are tried IPv4 and IPv6 interleaved, the next one as soon as an attempt fails, or when none has its TCP connection 250 ms after the last one started (RFC 8305; at most 4 attempts at once); the first to connect is used and the others are closed, so a dead address among live ones costs ~250 ms.',
+    doc: 'Time allowed to connect (TCP and TLS) to an upstream, per address. A name\'s checked addresses are tried IPv4 and IPv6 interleaved (the one that last connected first), the next one as soon as an attempt fails, or when none has its TCP connection 250 ms after the last one started (RFC 8305; at most 4 attempts at once); the first to connect is used and the others are closed, so a dead address among live ones costs ~250 ms.',
     parse: integerIn(1, MAX_TIMER_MS),
   },
   headers_timeout_ms: {

@@ -7,15 +7,19 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import type { buildConnector } from 'undici';
+import { LRUCache } from 'lru-cache';
 import type { UpstreamSettings } from '../config/types.ts';
 import type { CheckedResolver } from './resolve.ts';
 import { createOriginPools, type OriginPools } from './origin-pools.ts';
-import { connectStaggered, type Dial, type DialCallback } from './staggered-connect.ts';
+import { connectStaggered, preferAddress, type Dial, type DialCallback } from './staggered-connect.ts';
 
 // undici's entry point loads all of undici (fetch, WebSocket, caches, mocks): +28 MiB of RSS
 // and ~0.1 s at start. sluice needs its pools and connector only, +14 MiB (bench/idle-memory.ts).
 const require = createRequire(import.meta.url);
 const makeConnector = require('undici/lib/core/connect.js') as typeof buildConnector;
+
+/** How long the address that last connected for a host is tried first. */
+const LAST_CONNECTED_TTL_MS = 10 * 60_000;
 
 export interface UpstreamOptions {
   settings: UpstreamSettings;
@@ -52,15 +56,25 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const secureContext = upstreamTrust(options.extraCaFile);
   const make = (allowPrivate: boolean, allowH2: boolean): OriginPools => {
     const dial = makeConnector({ secureContext, timeout: options.settings.connectTimeoutMs, allowH2 } as buildConnector.BuildOptions);
+    /** The address that last connected, by host and port: tried first next time. */
+    const lastConnected = new LRUCache<string, string>({ max: 1024, ttl: LAST_CONNECTED_TTL_MS });
     const connect: buildConnector.connector = (opts, callback) => {
       options.resolver.resolve(opts.hostname, allowPrivate).then(
         (resolved) => {
           // Every candidate passed the address check; they are tried staggered, in the
-          // resolver's order (IPv6 and IPv4 interleaved).
+          // resolver's order (IPv6 and IPv4 interleaved), the one that last connected first.
+          const key = `${opts.hostname}:${opts.port}`;
+          let won: string | undefined;
           // undici's connector returns the socket it opened (its type says void): the attempts
           // that lose the race are closed through it.
-          const attempt: Dial = (candidate, done) => dial({ ...opts, hostname: candidate.address, servername: opts.hostname }, done) as unknown as Socket;
-          connectStaggered(resolved.addresses, attempt, isRetryableConnectError, callback as DialCallback);
+          const attempt: Dial = (candidate, done) => dial({ ...opts, hostname: candidate.address, servername: opts.hostname }, (err, socket) => {
+            if (err === null && won === undefined) won = candidate.address;
+            done(err, socket);
+          }) as unknown as Socket;
+          connectStaggered(preferAddress(resolved.addresses, lastConnected.get(key)), attempt, isRetryableConnectError, (err, socket) => {
+            if (err === null && won !== undefined) lastConnected.set(key, won);
+            (callback as DialCallback)(err, socket);
+          });
         },
         (err: Error) => callback(err, null),
       );

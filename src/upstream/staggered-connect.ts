@@ -120,3 +120,15 @@ export function connectStaggered(
   }
   start();
 }
+
+/**
+ * `addresses` with `address` moved to the front, if it is one of them: the address that last
+ * connected for a name is tried first (RFC 8305 §4), so a name whose first address is dead
+ * costs the attempt delay once, not on every new connection.
+ */
+export function preferAddress(addresses: readonly ResolvedAddress[], address: string | undefined): readonly ResolvedAddress[] {
+  if (address === undefined) return addresses;
+  const at = addresses.findIndex((a) => a.address === address);
+  if (at <= 0) return addresses;
+  return [addresses[at] as ResolvedAddress, ...addresses.slice(0, at), ...addresses.slice(at + 1)];
+}

@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_ATTEMPTS_IN_FLIGHT, connectStaggered, type Dial } from '../../src/upstream/staggered-connect.ts';
+import { MAX_ATTEMPTS_IN_FLIGHT, connectStaggered, preferAddress, type Dial } from '../../src/upstream/staggered-connect.ts';
 import type { ResolvedAddress } from '../../src/upstream/resolve.ts';
 import { startBlackhole, type Blackhole } from '../helpers/blackhole.ts';
 import { createTestPki } from '../helpers/pki.ts';
@@ -273,5 +273,17 @@ describe.skipIf(skip)('staggered connection attempts', () => {
     expect(attempts).toEqual([REFUSED, DEAD, DEAD_TOO, LIVE]);
     expect(r.calls()).toBe(1);
     r.socket?.destroy();
+  });
+});
+
+describe('the address that last connected goes first', () => {
+  const list = [v4('10.0.0.1'), v4('10.0.0.2'), v4('10.0.0.3')];
+  it('moves it to the front, the others keeping their order', () => {
+    expect(preferAddress(list, '10.0.0.3').map((a) => a.address)).toEqual(['10.0.0.3', '10.0.0.1', '10.0.0.2']);
+  });
+  it('leaves the list alone for an address it does not hold (the name now resolves elsewhere), or none', () => {
+    expect(preferAddress(list, '10.9.9.9')).toBe(list);
+    expect(preferAddress(list, undefined)).toBe(list);
+    expect(preferAddress(list, '10.0.0.1')).toBe(list);
   });
 });

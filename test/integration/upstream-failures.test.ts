@@ -97,6 +97,20 @@ describe.skipIf(skip)('a name with dead addresses: the next is tried after 250 m
     expect(ms).toBeLessThan(CONNECT_TIMEOUT_MS * 0.8);
   });
 
+  it('tries the address that connected first on the next new connections', async () => {
+    // Three calls at once, each holding its upstream connection 300 ms: the pool opens new
+    // connections, which go to the live address at once instead of waiting out the delay again.
+    const SLOW_MS = 300;
+    expect((await curl('half-dead.test', '/first', f.opts())).status).toBe(200);
+    const runs = await Promise.all([0, 1, 2].map((i) => timed(() => curl('half-dead.test', `/slow?ms=${SLOW_MS}&i=${i}`, f.opts()))));
+    console.log(`[dead IPv4, live IPv6, next connections] ${runs.map((r) => `${r.result.status} after ${Math.round(r.ms)} ms`).join(', ')}`);
+    for (const r of runs) {
+      expect(r.result.status, r.result.body).toBe(200);
+      expect(r.ms).toBeLessThan(SLOW_MS + 200);
+    }
+    expect(liveOnIpv6?.hits('/slow')).toBe(3);
+  });
+
   it('with every address dead, answers 504 after one connect timeout, not one per address', async () => {
     const { result: r, ms } = await timed(() => curl('all-dead.test', '/', { ...f.opts(), args: ['-D', '-'] }));
     console.log(`[two dead addresses] ${r.status} after ${Math.round(ms)} ms; connect timeout ${CONNECT_TIMEOUT_MS} ms`);
