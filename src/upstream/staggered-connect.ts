@@ -2,13 +2,13 @@
 // does it: the next address is tried as soon as the current attempt fails, or when no attempt
 // has its TCP connection ATTEMPT_DELAY_MS after the last one started, while the earlier
 // attempts go on (at most MAX_ATTEMPTS_IN_FLIGHT at once); the first attempt to finish its
-// connection (TLS included) wins and every other is closed. An attempt whose TCP connection is
-// made holds the next back until it fails: a far upstream whose TLS handshake takes longer than
-// the delay gets one handshake per connection, not one per address. A name whose first address drops SYNs (an IPv6
-// route that goes nowhere, a dead member of a round-robin) then costs its callers ~250 ms,
-// where trying one address after the other cost the whole connect timeout per dead address.
-// The addresses come from the checked resolver, already in the order to try (families
-// interleaved); this module only schedules the attempts.
+// connection (TLS included) wins and every other is closed. A name whose first address drops
+// SYNs (an IPv6 route that goes nowhere, a dead member of a round-robin) then costs its callers
+// ~250 ms, where trying one address after the other cost the whole connect timeout per dead
+// address. An attempt whose TCP connection is made holds the next back until it fails, so a far
+// upstream whose TLS handshake takes longer than the delay gets one handshake per connection,
+// not one per address. The addresses come from the checked resolver, already in the order to
+// try (families interleaved); this module only schedules the attempts.
 import type { Socket } from 'node:net';
 import type { ResolvedAddress } from './resolve.ts';
 
