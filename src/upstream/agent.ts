@@ -64,15 +64,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
           // Every candidate passed the address check; they are tried staggered, in the
           // resolver's order (IPv6 and IPv4 interleaved), the one that last connected first.
           const key = `${opts.hostname}:${opts.port}`;
-          let won: string | undefined;
           // undici's connector returns the socket it opened (its type says void): the attempts
           // that lose the race are closed through it.
-          const attempt: Dial = (candidate, done) => dial({ ...opts, hostname: candidate.address, servername: opts.hostname }, (err, socket) => {
-            if (err === null && won === undefined) won = candidate.address;
-            done(err, socket);
-          }) as unknown as Socket;
-          connectStaggered(preferAddress(resolved.addresses, lastConnected.get(key)), attempt, isRetryableConnectError, (err, socket) => {
-            if (err === null && won !== undefined) lastConnected.set(key, won);
+          const attempt: Dial = (candidate, done) => dial({ ...opts, hostname: candidate.address, servername: opts.hostname }, done) as unknown as Socket;
+          connectStaggered(preferAddress(resolved.addresses, lastConnected.get(key)), attempt, isRetryableConnectError, (err, socket, winner) => {
+            if (winner !== undefined) lastConnected.set(key, winner.address);
             (callback as DialCallback)(err, socket);
           });
         },

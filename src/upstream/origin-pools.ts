@@ -39,8 +39,17 @@ export type PoolFactory = (origin: string, options: Pool.Options) => Pool;
 
 const undiciPool: PoolFactory = (origin, options) => new UndiciPool(origin, options);
 
+/** A pool and, for HTTP/2 pools, what the idle sweep saw of it. */
+interface Entry {
+  readonly pool: Pool;
+  /** Given a request since the last sweep. */
+  used: boolean;
+  /** Without requests at the last sweep. */
+  idleSeen: boolean;
+}
+
 export function createOriginPools(options: Pool.Options, factory: PoolFactory = undiciPool): OriginPools {
-  const pools = new Map<string, Pool>();
+  const pools = new Map<string, Entry>();
   /**
    * Pools with a look pending: at most one each. Every failed connection of a pool with requests
    * queued asks again, and a timer per ask piled up timers without bound while an upstream kept
@@ -50,32 +59,30 @@ export function createOriginPools(options: Pool.Options, factory: PoolFactory = 
   /** Timers actually pending: what `rechecking` reports, so a test sees a broken guard (the Set alone cannot). */
   let timersPending = 0;
   let closed = false;
-  /** HTTP/2 pools: given a request since the last sweep; seen without requests at the last sweep. */
-  const h2State = new Map<Pool, { used: boolean; idleSeen: boolean }>();
-  let sweeper: NodeJS.Timeout | undefined;
-  const idleMs = options.keepAliveTimeout ?? 4_000;
   const h2 = options.allowH2 === true;
+  let sweeper: NodeJS.Timeout | undefined;
+
+  const retire = (origin: string, pool: Pool): void => {
+    pools.delete(origin);
+    pool.close().catch(() => undefined);
+  };
 
   /** Closes each HTTP/2 pool found idle at this sweep and the one before, with no request between. */
   const sweepH2 = (): void => {
-    for (const [origin, pool] of pools) {
-      const state = h2State.get(pool);
-      if (state === undefined) continue;
-      const idle = pool.stats.size === 0 && !state.used;
-      if (idle && state.idleSeen) {
-        pools.delete(origin);
-        h2State.delete(pool);
-        pool.close().catch(() => undefined);
+    for (const [origin, entry] of pools) {
+      const idle = entry.pool.stats.size === 0 && !entry.used;
+      if (idle && entry.idleSeen) {
+        retire(origin, entry.pool);
         continue;
       }
-      state.idleSeen = idle;
-      state.used = false;
+      entry.idleSeen = idle;
+      entry.used = false;
     }
   };
 
   /** Closes `pool` if it is still `origin`'s pool and holds nothing; looks again later while requests wait. */
   const retireIfUnused = (origin: string, pool: Pool): void => {
-    if (pools.get(origin) !== pool) return;
+    if (pools.get(origin)?.pool !== pool) return;
     const stats = pool.stats;
     if (stats.connected > 0) return; // its next 'disconnect' asks again
     if (stats.size > 0) {
@@ -89,9 +96,7 @@ export function createOriginPools(options: Pool.Options, factory: PoolFactory = 
       }, RECHECK_MS).unref();
       return;
     }
-    pools.delete(origin);
-    h2State.delete(pool);
-    pool.close().catch(() => undefined);
+    retire(origin, pool);
   };
 
   return {
@@ -103,31 +108,25 @@ export function createOriginPools(options: Pool.Options, factory: PoolFactory = 
         refusing.close().catch(() => undefined);
         return refusing.dispatch(options_, handler);
       }
-      let pool = pools.get(origin);
-      if (pool === undefined) {
+      let entry = pools.get(origin);
+      if (entry === undefined) {
         const created = factory(origin, options);
         created.on('disconnect', () => retireIfUnused(origin, created));
         created.on('connectionError', () => retireIfUnused(origin, created));
-        pools.set(origin, created);
-        pool = created;
-        if (h2) {
-          h2State.set(created, { used: true, idleSeen: false });
-          sweeper ??= setInterval(sweepH2, idleMs).unref();
-        }
+        entry = { pool: created, used: true, idleSeen: false };
+        pools.set(origin, entry);
+        // undici's h2 client never closes an idle session (header comment).
+        if (h2) sweeper ??= setInterval(sweepH2, options.keepAliveTimeout ?? 4_000).unref();
       }
-      if (h2) {
-        const state = h2State.get(pool);
-        if (state !== undefined) state.used = true;
-      }
-      return pool.dispatch(options_, handler);
+      entry.used = true;
+      return entry.pool.dispatch(options_, handler);
     },
     async close() {
       closed = true;
       clearInterval(sweeper);
       const all = [...pools.values()];
       pools.clear();
-      h2State.clear();
-      await Promise.all(all.map((p) => p.close()));
+      await Promise.all(all.map((e) => e.pool.close()));
     },
     get size() {
       return pools.size;

@@ -24,6 +24,9 @@ export const MAX_ATTEMPTS_IN_FLIGHT = 4;
 
 export type DialCallback = (err: Error | null, socket: Socket | null) => void;
 
+/** The race's outcome: the socket that connected and the address it connected to, or the error. */
+export type RaceCallback = (err: Error | null, socket: Socket | null, winner?: ResolvedAddress) => void;
+
 /** Starts one attempt at `address`; returns its socket, to be closed if another attempt wins. */
 export type Dial = (address: ResolvedAddress, callback: DialCallback) => Socket;
 
@@ -45,7 +48,7 @@ export function connectStaggered(
   addresses: readonly ResolvedAddress[],
   dial: Dial,
   retryable: (err: Error) => boolean,
-  callback: DialCallback,
+  callback: RaceCallback,
   delayMs: number = ATTEMPT_DELAY_MS,
 ): void {
   const live = new Set<Socket>();
@@ -58,12 +61,12 @@ export function connectStaggered(
   let latest: { index: number; err: Error } | undefined;
   let timer: NodeJS.Timeout | undefined;
 
-  const settle = (err: Error | null, socket: Socket | null): void => {
+  const settle = (err: Error | null, socket: Socket | null, winner?: ResolvedAddress): void => {
     settled = true;
     clearTimeout(timer);
     for (const other of live) other.destroy(new LostRace());
     live.clear();
-    callback(err, socket);
+    callback(err, socket, winner);
   };
 
   const failed = (index: number, err: Error): void => {
@@ -95,7 +98,7 @@ export function connectStaggered(
         connected?.destroy();
         return;
       }
-      if (err === null) settle(null, connected);
+      if (err === null) settle(null, connected, address);
       else failed(index, err);
     };
     try {
