@@ -14,6 +14,7 @@ import { guardFirstRequest, requestStarted } from './idle-guard.ts';
 import { handleClientError } from './client-error.ts';
 import { answerInOrderThenLinger } from './lingering-close.ts';
 import { countConnection } from './connection-count.ts';
+import { EMPTY_REQUEST_FAST_PATH } from './empty-request-fast-path.ts';
 
 const kConnection = Symbol('sluice.connection');
 type WithConnection = { [kConnection]?: ConnectionInfo };
@@ -34,6 +35,7 @@ export function createHttpCapture(options: HttpCaptureOptions): http.Server {
     requestTimeout: 0,
     // sluice checks Host itself (request-target.ts) so that the refusal is logged.
     requireHostHeader: false,
+    ...EMPTY_REQUEST_FAST_PATH,
   });
   applyClientLimits(server, limits);
   server.on('connection', (socket: net.Socket) => {
