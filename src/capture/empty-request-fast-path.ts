@@ -5,35 +5,20 @@
 // pairs of runs, each pair in the fast path's favour).
 //
 // sluice never reads such a request's body: a step reads one only when the exchange has a body
-// (exchange-builder.ts `hasBody`: Transfer-Encoding, or a Content-Length other than 0), and a
-// refusal drains only a request that has not ended.
+// (exchange-builder.ts `hasRequestBody`: Transfer-Encoding, or a Content-Length other than 0),
+// and a refusal drains only a request that has not ended. Nor does it watch such a request's
+// events: it learns that a client went away from the response's 'close' (forward.ts,
+// client-gone.ts), which is the one that still fires; a request on the fast path emits no
+// 'close' or 'aborted' when its client goes.
 //
-// The plain-HTTP listener passes the option to http.createServer. The TLS listener's server is an
-// Http2SecureServer that takes HTTP/1.1 too (allowHTTP1). Node runs its HTTP/1 requests with
-// http.Server's code, which reads this setting from a field that only http.Server's constructor
-// fills, so the setting is copied under the same key: a symbol, found on a server built with
-// the option. test/integration/empty-request-fast-path.test.ts fails if it is no longer found.
+// Both listeners take it: http.createServer as an option, and the TLS listener's
+// Http2SecureServer through `http1Options`, which Node passes to the same HTTP/1 server code
+// when allowHTTP1 is set (@types/node does not list the option there yet).
+// test/unit/empty-request-fast-path.test.ts checks both.
 import type http from 'node:http';
-import nodeHttp from '../runtime/node-http.ts';
+import type http2 from 'node:http2';
 
-let key: symbol | null | undefined;
-
-/** The key under which http.Server keeps `optimizeEmptyRequests`, or null when this Node has none. */
-function optionKey(): symbol | null {
-  if (key !== undefined) return key;
-  const probe = nodeHttp.createServer({ optimizeEmptyRequests: true });
-  const fields = probe as unknown as Record<symbol, unknown>;
-  key = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'OptimizeEmptyRequestsOption' && fields[s] === true) ?? null;
-  return key;
-}
-
-/** Turns the fast path on for the HTTP/1 requests of `server`; false when this Node offers none. */
-export function enableEmptyRequestFastPath(server: object): boolean {
-  const k = optionKey();
-  if (k === null) return false;
-  (server as Record<symbol, unknown>)[k] = true;
-  return true;
-}
-
-/** The http.createServer option, for servers built here. */
 export const EMPTY_REQUEST_FAST_PATH: Pick<http.ServerOptions, 'optimizeEmptyRequests'> = { optimizeEmptyRequests: true };
+
+/** The same, as http2.createSecureServer's `http1Options`. */
+export const SECURE_SERVER_HTTP1_OPTIONS = EMPTY_REQUEST_FAST_PATH as http2.SecureServerOptions['http1Options'];

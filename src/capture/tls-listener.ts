@@ -15,7 +15,7 @@ import { createUpgradeHandler } from './upgrade-handler.ts';
 import { createConnectRefusal } from './connect-refusal.ts';
 import { nextConnectionId } from './connection-id.ts';
 import { applyClientLimits } from './client-limits.ts';
-import { enableEmptyRequestFastPath } from './empty-request-fast-path.ts';
+import { SECURE_SERVER_HTTP1_OPTIONS } from './empty-request-fast-path.ts';
 import { guardControlFloods } from './h2-flood-guard.ts';
 import { H2_RECEIVE_SETTINGS, openConnectionWindow } from './h2-receive-window.ts';
 import { guardFirstRequest, guardSession, requestStarted } from './idle-guard.ts';
@@ -63,6 +63,7 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
 
   const secureServer = http2.createSecureServer({
     allowHTTP1: true,
+    http1Options: SECURE_SERVER_HTTP1_OPTIONS,
     allowHalfOpen: true,
     // h2 header limits: advertised to the client; request-target.ts answers 431 itself.
     // Streams per connection are bounded (Node's default is unbounded: 500 streams each
@@ -97,7 +98,6 @@ export function createTlsCapture(options: TlsCaptureOptions): TlsCapture {
   });
   unpoolAlpnCopies(secureServer);
   applyClientLimits(secureServer as unknown as http.Server, options.current().config.client);
-  enableEmptyRequestFastPath(secureServer);
   // sluice checks Host itself (request-target.ts) so that the refusal is logged; Node's HTTP/1
   // fallback reads this property from the server.
   (secureServer as unknown as { requireHostHeader: boolean }).requireHostHeader = false;

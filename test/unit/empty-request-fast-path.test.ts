@@ -7,10 +7,11 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { EMPTY_REQUEST_FAST_PATH, enableEmptyRequestFastPath } from '../../src/capture/empty-request-fast-path.ts';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { EMPTY_REQUEST_FAST_PATH, SECURE_SERVER_HTTP1_OPTIONS } from '../../src/capture/empty-request-fast-path.ts';
 import { createTestPki, type TestPki } from '../helpers/pki.ts';
 import { head, openTcp, openTls, type RawConnection } from '../helpers/raw-http.ts';
+import { startTestSluice } from '../helpers/sluice.ts';
 
 let pki: TestPki;
 let cert: { cert: string; key: string };
@@ -71,8 +72,13 @@ async function exchange(conn: RawConnection, requests: string, count: number): P
   return bodies;
 }
 
-function secureServer(seen: Seen[]): http2.Http2SecureServer {
-  const server = http2.createSecureServer({ allowHTTP1: true, cert: readFileSync(cert.cert), key: readFileSync(cert.key) });
+function secureServer(seen: Seen[], fastPath: boolean): http2.Http2SecureServer {
+  const server = http2.createSecureServer({
+    allowHTTP1: true,
+    cert: readFileSync(cert.cert),
+    key: readFileSync(cert.key),
+    ...(fastPath ? { http1Options: SECURE_SERVER_HTTP1_OPTIONS } : {}),
+  });
   server.on('request', answer(seen));
   return server;
 }
@@ -80,8 +86,7 @@ function secureServer(seen: Seen[]): http2.Http2SecureServer {
 describe('HTTP/1 requests without a body on an Http2SecureServer (the TLS listener)', () => {
   it('arrive ended once the fast path is on; bodies, chunked bodies and pipelining still work', async () => {
     const seen: Seen[] = [];
-    const server = secureServer(seen);
-    expect(enableEmptyRequestFastPath(server)).toBe(true);
+    const server = secureServer(seen, true);
     const port = await listen(server);
     try {
       const conn = await openTls(port, 'origin.test', pki.caCert);
@@ -102,7 +107,7 @@ describe('HTTP/1 requests without a body on an Http2SecureServer (the TLS listen
 
   it('arrive as streams without it (what the fast path changes)', async () => {
     const seen: Seen[] = [];
-    const server = secureServer(seen);
+    const server = secureServer(seen, false);
     const port = await listen(server);
     try {
       const conn = await openTls(port, 'origin.test', pki.caCert);
@@ -134,3 +139,32 @@ describe('HTTP/1 requests without a body on http.createServer (the plain-HTTP li
   });
 });
 
+
+describe("sluice's TLS listener", () => {
+  it('takes a GET without a body on the fast path, and a POST with one off it', async () => {
+    const seen: Seen[] = [];
+    const original = http2.createSecureServer.bind(http2);
+    const spy = vi.spyOn(http2, 'createSecureServer').mockImplementation(((options: http2.SecureServerOptions, listener?: () => void) => {
+      const server = original(options, listener);
+      server.prependListener('request', (req: http.IncomingMessage) => seen.push({ method: req.method ?? '', endedOnArrival: req.readableEnded }));
+      return server;
+    }) as typeof http2.createSecureServer);
+    const t = await startTestSluice('[[allow]]\nhost = "origin.test"\n');
+    spy.mockRestore();
+    try {
+      const conn = await openTls(t.sluice.ports.https, 'origin.test', t.caCert);
+      // No upstream answers here: what matters is how each request reached sluice.
+      await conn.write(GET);
+      await conn.response();
+      await conn.write(POST);
+      await conn.response();
+      conn.destroy();
+    } finally {
+      await t.stop();
+    }
+    expect(seen).toEqual([
+      { method: 'GET', endedOnArrival: true },
+      { method: 'POST', endedOnArrival: false },
+    ]);
+  });
+});
