@@ -219,7 +219,8 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
     await step('upload', async () => {
       // squid 5.7 drops a fast 100 MiB PUT now and then (it closes both sides mid-body; nginx
       // logs "client prematurely closed connection"; slowed by debug logging, it did not in 3 of 3):
-      // up to UPLOAD_ATTEMPTS tries, each failure listed, so the upload bar gets a verdict.
+      // Squid's Bug 5405, fixed upstream after 5.7 (README, "Latest runs"). Up to UPLOAD_ATTEMPTS
+      // tries, each failure listed, so the upload bar gets a verdict when one goes through.
       let up: Awaited<ReturnType<typeof upload>> | undefined;
       let ticks: number | undefined;
       for (let attempt = 1; up === undefined; attempt++) {
