@@ -72,6 +72,21 @@ async function exchange(conn: RawConnection, requests: string, count: number): P
   return bodies;
 }
 
+/** Listens on `server`, sends `requests` on one connection, returns the `count` bodies answered. */
+async function sendThrough(server: net.Server, connect: (port: number) => Promise<RawConnection>, requests: string, count: number): Promise<string[]> {
+  const port = await listen(server);
+  try {
+    const conn = await connect(port);
+    const bodies = await exchange(conn, requests, count);
+    conn.destroy();
+    return bodies;
+  } finally {
+    await close(server);
+  }
+}
+
+const overTls = (port: number): Promise<RawConnection> => openTls(port, 'origin.test', pki.caCert);
+
 function secureServer(seen: Seen[], fastPath: boolean): http2.Http2SecureServer {
   const server = http2.createSecureServer({
     allowHTTP1: true,
@@ -86,16 +101,8 @@ function secureServer(seen: Seen[], fastPath: boolean): http2.Http2SecureServer 
 describe('HTTP/1 requests without a body on an Http2SecureServer (the TLS listener)', () => {
   it('arrive ended once the fast path is on; bodies, chunked bodies and pipelining still work', async () => {
     const seen: Seen[] = [];
-    const server = secureServer(seen, true);
-    const port = await listen(server);
-    try {
-      const conn = await openTls(port, 'origin.test', pki.caCert);
-      // One connection, pipelined: answered in order, each with its own body.
-      expect(await exchange(conn, GET + POST + GET + CHUNKED + GET, 5)).toEqual(['GET:', 'POST:hello', 'GET:', 'PUT:abc', 'GET:']);
-      conn.destroy();
-    } finally {
-      await close(server);
-    }
+    // One connection, pipelined: answered in order, each with its own body.
+    expect(await sendThrough(secureServer(seen, true), overTls, GET + POST + GET + CHUNKED + GET, 5)).toEqual(['GET:', 'POST:hello', 'GET:', 'PUT:abc', 'GET:']);
     expect(seen).toEqual([
       { method: 'GET', endedOnArrival: true },
       { method: 'POST', endedOnArrival: false },
@@ -107,15 +114,7 @@ describe('HTTP/1 requests without a body on an Http2SecureServer (the TLS listen
 
   it('arrive as streams without it (what the fast path changes)', async () => {
     const seen: Seen[] = [];
-    const server = secureServer(seen, false);
-    const port = await listen(server);
-    try {
-      const conn = await openTls(port, 'origin.test', pki.caCert);
-      expect(await exchange(conn, GET, 1)).toEqual(['GET:']);
-      conn.destroy();
-    } finally {
-      await close(server);
-    }
+    expect(await sendThrough(secureServer(seen, false), overTls, GET, 1)).toEqual(['GET:']);
     expect(seen).toEqual([{ method: 'GET', endedOnArrival: false }]);
   });
 });
@@ -123,22 +122,13 @@ describe('HTTP/1 requests without a body on an Http2SecureServer (the TLS listen
 describe('HTTP/1 requests without a body on http.createServer (the plain-HTTP listener)', () => {
   it('arrive ended with the option sluice passes; a body still streams', async () => {
     const seen: Seen[] = [];
-    const server = http.createServer({ ...EMPTY_REQUEST_FAST_PATH }, answer(seen));
-    const port = await listen(server);
-    try {
-      const conn = await openTcp(port);
-      expect(await exchange(conn, GET + POST, 2)).toEqual(['GET:', 'POST:hello']);
-      conn.destroy();
-    } finally {
-      await close(server);
-    }
+    expect(await sendThrough(http.createServer({ ...EMPTY_REQUEST_FAST_PATH }, answer(seen)), openTcp, GET + POST, 2)).toEqual(['GET:', 'POST:hello']);
     expect(seen).toEqual([
       { method: 'GET', endedOnArrival: true },
       { method: 'POST', endedOnArrival: false },
     ]);
   });
 });
-
 
 describe("sluice's TLS listener", () => {
   it('takes a GET without a body on the fast path, and a POST with one off it', async () => {
