@@ -178,6 +178,7 @@ function peakCell(p: PeerResult, kind: 'download' | 'upload' = 'download'): stri
 export function floorLines(peers: PeerResult[]): string[] {
   const floor = peers.find((p) => p.name === 'node-floor' && p.status === 'measured');
   const sluice = peers.find((p) => p.name === 'sluice' && p.status === 'measured');
+  const pipe = peers.find((p) => p.name === 'tls-pipe' && p.status === 'measured');
   const squid = best(peers, 'squid');
   if (floor === undefined) return [];
   const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(2)}×`);
@@ -188,6 +189,9 @@ export function floorLines(peers: PeerResult[]): string[] {
     `- idle connection: node-floor ${fixed(floor.idle?.kibPerConnection, 1)} KiB, sluice ${fixed(sluice?.idle?.kibPerConnection, 1)} KiB`,
     `- RSS at start: node-floor ${mib(floor.startRssKib)} MiB (anon ${mib(floor.startRssAnonKib)}), sluice ${mib(sluice?.startRssKib)} MiB (anon ${mib(sluice?.startRssAnonKib)})`,
     `- 100 MiB upload: node-floor ${fixed(floor.upload?.mbPerSec, 0)} MB/s, sluice ${fixed(sluice?.upload?.mbPerSec, 0)} MB/s${sluice?.upload?.httpVersion === '2' ? ' (curl chose h2)' : ''}, squid ${fixed(squid?.upload?.mbPerSec, 0)} MB/s; sluice with curl --http1.1: ${fixed(sluice?.uploadHttp11?.mbPerSec, 0)} MB/s (${fixed(sluice?.uploadHttp11?.cpuMsPerMib, 1)} CPU-ms/MiB; over h2 ${fixed(sluice?.upload?.cpuMsPerMib, 1)})`,
+    ...(pipe === undefined ? [] : [
+      `- Node's TLS alone (tls-pipe: decrypted bytes piped to the origin, no HTTP): keep-alive ${whole(pipe.keepAlive?.requestsPerSec)} req/s = ${ratio(pipe.keepAlive?.requestsPerSec, squid?.keepAlive?.requestsPerSec)} squid, node-floor = ${ratio(floor.keepAlive?.requestsPerSec, pipe.keepAlive?.requestsPerSec)} tls-pipe; 100 MiB upload ${fixed(pipe.upload?.mbPerSec, 0)} MB/s (${fixed(pipe.upload?.cpuMsPerMib, 1)} CPU-ms/MiB), download ${fixed(pipe.download?.mbPerSec, 0)} MB/s (${fixed(pipe.download?.cpuMsPerMib, 1)} CPU-ms/MiB)`,
+    ]),
   ];
 }
 

@@ -6,7 +6,8 @@
 //   npm run bench -- --peers direct,sluice --quick
 //   npm run bench -- --keep             # keep the work folder (configs, peer logs)
 //   peers: direct, squid (1 worker), mitmproxy, node-floor, sluice; optional: squid-w2 (2 workers),
-//   sluice-ecdsa, sluice-rsa (leaf_key set explicitly), sluice-h2up (sluice speaks HTTP/2 to the origin)
+//   sluice-ecdsa, sluice-rsa (leaf_key set explicitly), sluice-h2up (sluice speaks HTTP/2 to the origin),
+//   tls-pipe (Node's TLS alone: keep-alive and transfers)
 //   With sluice among the peers, the LLM stream targets follow (bench/llm-stream.ts, loopback).
 import { chmod, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, release } from 'node:os';
@@ -25,6 +26,7 @@ import type { Origin } from './origin.ts';
 import { direct } from './peers/direct.ts';
 import { mitmproxy } from './peers/mitmproxy.ts';
 import { nodeFloor } from './peers/node-floor.ts';
+import { tlsPipe } from './peers/tls-pipe.ts';
 import { sluicePeer } from './peers/sluice.ts';
 import { squidPeer } from './peers/squid.ts';
 import { PeerUnavailable } from './peers/types.ts';
@@ -44,8 +46,9 @@ const NOISY_CORES = 0.1;
 // squid runs with 1 worker by default (the bar); squid-w2 (2 workers, sharing the one
 // peer core) is selectable, and the goals compare sluice with the better squid measured.
 const DEFAULT_PEERS: Peer[] = [direct, squidPeer(1), mitmproxy, nodeFloor, sluicePeer()];
-// Selectable with --peers: squid with 2 workers, sluice with each leaf key type set explicitly.
-const OPTIONAL_PEERS: Peer[] = [squidPeer(2), sluicePeer('ecdsa'), sluicePeer('rsa'), sluicePeer(undefined, [], true)];
+// Selectable with --peers: squid with 2 workers, sluice with each leaf key type set explicitly,
+// sluice speaking HTTP/2 upstream, and Node's TLS alone.
+const OPTIONAL_PEERS: Peer[] = [squidPeer(2), sluicePeer('ecdsa'), sluicePeer('rsa'), sluicePeer(undefined, [], true), tlsPipe];
 
 interface Durations {
   warmup: number;
@@ -166,6 +169,7 @@ async function measurePeer(peer: Peer, ctx: PeerContext, load: LoadContext, d: D
   const started = Date.now();
   const result: PeerResult = { name: peer.name, status: 'measured', notes: [], problems: [], seconds: 0 };
   const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+    if (peer.steps !== undefined && !peer.steps.includes(what)) return;
     try {
       await fn();
     } catch (err) {

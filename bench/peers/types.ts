@@ -33,6 +33,8 @@ export interface RunningPeer {
 
 export interface Peer {
   name: string;
+  /** The only tests run for this peer (run.ts's step names); all of them when absent. */
+  steps?: readonly string[];
   start(ctx: PeerContext): Promise<RunningPeer>;
 }
 

@@ -146,6 +146,17 @@ describe('floorLines', () => {
     expect(lines.find((l) => l.startsWith('- 100 MiB upload'))).toBe('- 100 MiB upload: node-floor 240 MB/s, sluice 177 MB/s (curl chose h2), squid 250 MB/s; sluice with curl --http1.1: 260 MB/s (2.9 CPU-ms/MiB; over h2 4.0)');
   });
 
+  it('shows Node\'s TLS alone (tls-pipe) against squid and node-floor when it was measured, and nothing of it otherwise', () => {
+    const transfer = (mbPerSec: number, cpuMsPerMib: number) => ({ bytes: 104_857_600, seconds: 1, mbPerSec, status: 200, timedOut: false, httpVersion: '1.1', cpuMsPerMib });
+    const base = [peer('squid', 10_000, 0.3, 150, 150), peer('node-floor', 12_000, 0.2, 500, 45), peer('sluice', 9_000, 0.25, 400, 48)];
+    const pipe = { ...peer('tls-pipe', 24_000, 0.1, 0), upload: transfer(320, 2.4), download: transfer(300, 3.2) };
+    expect(floorLines([...base, pipe]).find((l) => l.startsWith("- Node's TLS alone"))).toBe(
+      "- Node's TLS alone (tls-pipe: decrypted bytes piped to the origin, no HTTP): keep-alive 24,000 req/s = 2.40× squid, node-floor = 0.50× tls-pipe; 100 MiB upload 320 MB/s (2.4 CPU-ms/MiB), download 300 MB/s (3.2 CPU-ms/MiB)",
+    );
+    expect(floorLines(base).some((l) => l.includes('tls-pipe'))).toBe(false);
+    expect(floorLines([...base, { ...pipe, status: 'failed' }]).some((l) => l.includes('tls-pipe'))).toBe(false);
+  });
+
   it('says nothing without a measured node-floor', () => {
     expect(floorLines([peer('sluice', 9_000, 0.25, 400, 48)])).toEqual([]);
   });
