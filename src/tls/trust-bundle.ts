@@ -3,7 +3,8 @@
 // client pointed at it still trusts every public site and also sluice's leaves.
 
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import tls from 'node:tls';
 
 /** Where distributions keep their PEM root bundle, most common first. */
@@ -26,19 +27,24 @@ export interface SystemRoots {
   count: number;
 }
 
-/** The system's root certificates: the first readable bundle file, else Node's bundled roots. */
-export async function readSystemRoots(paths: readonly string[] = SYSTEM_BUNDLE_PATHS): Promise<SystemRoots> {
+/** The first readable bundle file among `paths` that holds a certificate, or undefined. */
+export function readSystemBundleFile(paths: readonly string[] = SYSTEM_BUNDLE_PATHS): SystemRoots | undefined {
   for (const path of paths) {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch {
       continue;
     }
     const blocks = text.match(PEM_BLOCK) ?? [];
     if (blocks.length > 0) return { pem: blocks.join('\n') + '\n', source: path, count: blocks.length };
   }
-  return { pem: tls.rootCertificates.join('\n') + '\n', source: 'node:tls', count: tls.rootCertificates.length };
+  return undefined;
+}
+
+/** The system's root certificates: the first readable bundle file, else Node's bundled roots. */
+export async function readSystemRoots(paths: readonly string[] = SYSTEM_BUNDLE_PATHS): Promise<SystemRoots> {
+  return readSystemBundleFile(paths) ?? { pem: tls.rootCertificates.join('\n') + '\n', source: 'node:tls', count: tls.rootCertificates.length };
 }
 
 /** System roots followed by the sluice CA (not added twice if the system already trusts it). */

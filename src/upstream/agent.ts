@@ -12,6 +12,7 @@ import type { UpstreamSettings } from '../config/types.ts';
 import type { CheckedResolver } from './resolve.ts';
 import { createOriginPools, type OriginPools } from './origin-pools.ts';
 import { connectStaggered, preferAddress, type Dial, type DialCallback } from './staggered-connect.ts';
+import { upstreamRoots } from '../tls/upstream-roots.ts';
 
 // undici's entry point loads all of undici (fetch, WebSocket, caches, mocks): +28 MiB of RSS
 // and ~0.1 s at start. sluice needs its pools and connector only, +14 MiB (bench/idle-memory.ts).
@@ -39,15 +40,9 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-/** System trust store (falls back to Node's bundled Mozilla roots) plus the optional extra CA. */
+/** The system trust store (tls/upstream-roots.ts) plus the optional extra CA. */
 export function upstreamTrust(extraCaFile: string | undefined): tls.SecureContext {
-  let roots: string[] = [];
-  try {
-    roots = [...tls.getCACertificates('system')];
-  } catch {
-    roots = [];
-  }
-  if (roots.length === 0) roots = [...tls.rootCertificates];
+  const roots = upstreamRoots().pems;
   if (extraCaFile !== undefined) roots.push(readFileSync(extraCaFile, 'utf8'));
   return tls.createSecureContext({ ca: roots, minVersion: 'TLSv1.2' });
 }

@@ -1,0 +1,36 @@
+// Which root certificates upstream servers are verified against: the system trust store,
+// read the cheapest way that gives the same roots.
+//
+// Node's `tls.getCACertificates('system')` reads OpenSSL's default file and directory, and on
+// Debian both hold the same certificates (the directory twice over, by name and by hash): 576
+// certificates for 144 roots, which Node parses and keeps, and which a secure context built from
+// them parses again. That cost 3.8 MiB of RSS at start against 1.2 MiB for the bundle file
+// alone (README, Benchmarks). So where OpenSSL's locations are the defaults (neither
+// SSL_CERT_FILE nor SSL_CERT_DIR set), the system's bundle file is read: the same file the
+// agents' trust bundle is built from (trust-bundle.ts). Where an operator set either variable,
+// or the system keeps its roots in a directory only, Node's reading is used, each root once.
+// Node's bundled Mozilla roots are the last resort.
+import tls from 'node:tls';
+import { SYSTEM_BUNDLE_PATHS, readSystemBundleFile } from './trust-bundle.ts';
+
+export interface UpstreamRoots {
+  /** PEM certificates (one or more per string), for `tls.createSecureContext({ ca })`. */
+  pems: string[];
+  /** Where they came from: a bundle file's path, "system store" or "node:tls". */
+  source: string;
+}
+
+export function upstreamRoots(env: NodeJS.ProcessEnv = process.env, paths: readonly string[] = SYSTEM_BUNDLE_PATHS): UpstreamRoots {
+  if (env.SSL_CERT_FILE === undefined && env.SSL_CERT_DIR === undefined) {
+    const file = readSystemBundleFile(paths);
+    if (file !== undefined) return { pems: [file.pem], source: file.source };
+  }
+  let system: string[] = [];
+  try {
+    system = [...new Set(tls.getCACertificates('system'))];
+  } catch {
+    system = [];
+  }
+  if (system.length > 0) return { pems: system, source: 'system store' };
+  return { pems: [...tls.rootCertificates], source: 'node:tls' };
+}
