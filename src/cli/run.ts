@@ -102,13 +102,15 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   // Before the ready line: what start-up left in V8's young generation goes back to the system.
   if (!releaseStartupMemory()) opsLog.warn('this Node offers no gc() to a new context: start-up memory stays with sluice (~8 MiB)');
+  const roots = sluice.runtime().upstream.trustRoots;
   const near = relative(process.cwd(), sluice.caCertPath);
   const shown = near === '' || near.startsWith('..') ? sluice.caCertPath : near;
   process.stderr.write(
     `sluice: ${sluice.caCreated ? 'created a new CA' : 'using the CA'} at ${shown}\n`
     + `sluice: agents must trust it: NODE_EXTRA_CA_CERTS=${sluice.caCertPath}; SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE … =${existsSync(join(dirname(sluice.caCertPath), BUNDLE_FILE)) ? join(dirname(sluice.caCertPath), BUNDLE_FILE) : 'a bundle made elsewhere (the CA folder is read-only)'} (system roots + this CA; \`sluice env\` prints them all)\n`
     + `sluice: listening on ${sluice.skippedAddresses.some((a) => a.startsWith('::1:')) ? '127.0.0.1 (::1 unavailable: IPv6 is off)' : '127.0.0.1 and ::1'} — TLS :${sluice.ports.https}, HTTP :${sluice.ports.http}, other TCP :${sluice.ports.deny}, DNS :${sluice.ports.dns}, admin :${sluice.ports.admin}\n`
-    + `sluice: ${config.allow.length} allow rule(s) from ${file}; access log ${config.proxy.logDir}/access.ndjson\n`,
+    + `sluice: ${config.allow.length} allow rule(s) from ${file}; access log ${config.proxy.logDir}/access.ndjson\n`
+    + `sluice: upstream certificates verified against ${roots.count} root(s) from ${roots.source}${config.proxy.extraUpstreamCa === undefined ? '' : ` and ${config.proxy.extraUpstreamCa}`}\n`,
   );
 
   return stopped;

@@ -17,11 +17,15 @@ export const SYSTEM_BUNDLE_PATHS: readonly string[] = [
   '/etc/ssl/cert.pem', // Alpine, macOS, BSD
 ];
 
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+// Whole lines only, as OpenSSL reads them: a BEGIN line someone commented out ("# -----BEGIN…")
+// starts no certificate. The body is base64 (no '-'), so a block cannot run into the next one.
+const PEM_BLOCK = /^-----BEGIN CERTIFICATE-----[ \t]*\r?\n[A-Za-z0-9+/=\s]+?^-----END CERTIFICATE-----[ \t]*\r?$/gm;
 
 export interface SystemRoots {
   /** PEM certificates, one block after another. */
   pem: string;
+  /** The same certificates, one PEM block each. */
+  blocks: string[];
   /** The file they came from, or "node:tls" for Node's bundled Mozilla roots. */
   source: string;
   count: number;
@@ -37,14 +41,14 @@ export function readSystemBundleFile(paths: readonly string[] = SYSTEM_BUNDLE_PA
       continue;
     }
     const blocks = text.match(PEM_BLOCK) ?? [];
-    if (blocks.length > 0) return { pem: blocks.join('\n') + '\n', source: path, count: blocks.length };
+    if (blocks.length > 0) return { pem: blocks.join('\n') + '\n', blocks, source: path, count: blocks.length };
   }
   return undefined;
 }
 
 /** The system's root certificates: the first readable bundle file, else Node's bundled roots. */
 export async function readSystemRoots(paths: readonly string[] = SYSTEM_BUNDLE_PATHS): Promise<SystemRoots> {
-  return readSystemBundleFile(paths) ?? { pem: tls.rootCertificates.join('\n') + '\n', source: 'node:tls', count: tls.rootCertificates.length };
+  return readSystemBundleFile(paths) ?? { pem: tls.rootCertificates.join('\n') + '\n', blocks: [...tls.rootCertificates], source: 'node:tls', count: tls.rootCertificates.length };
 }
 
 /** System roots followed by the sluice CA (not added twice if the system already trusts it). */

@@ -23,7 +23,9 @@ export interface UpstreamRoots {
 export function upstreamRoots(env: NodeJS.ProcessEnv = process.env, paths: readonly string[] = SYSTEM_BUNDLE_PATHS): UpstreamRoots {
   if (env.SSL_CERT_FILE === undefined && env.SSL_CERT_DIR === undefined) {
     const file = readSystemBundleFile(paths);
-    if (file !== undefined) return { pems: [file.pem], source: file.source };
+    // One entry per certificate: Node stops reading a PEM string at the first block it cannot
+    // parse, so one damaged block in the file must not take the roots after it along.
+    if (file !== undefined) return { pems: file.blocks, source: file.source };
   }
   let system: string[] = [];
   try {

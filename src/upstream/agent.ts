@@ -37,18 +37,22 @@ export interface Upstream {
   agent(allowPrivate: boolean, h2?: boolean): OriginPools;
   /** The trust store upstream certificates are verified against. */
   readonly trust: tls.SecureContext;
+  /** Where its roots came from (tls/upstream-roots.ts) and how many there are, for the log. */
+  readonly trustRoots: { source: string; count: number };
   close(): Promise<void>;
 }
 
 /** The system trust store (tls/upstream-roots.ts) plus the optional extra CA. */
-export function upstreamTrust(extraCaFile: string | undefined): tls.SecureContext {
-  const roots = upstreamRoots().pems;
-  if (extraCaFile !== undefined) roots.push(readFileSync(extraCaFile, 'utf8'));
-  return tls.createSecureContext({ ca: roots, minVersion: 'TLSv1.2' });
+export function upstreamTrust(extraCaFile: string | undefined): { context: tls.SecureContext; source: string; count: number } {
+  const roots = upstreamRoots();
+  const pems = [...roots.pems];
+  if (extraCaFile !== undefined) pems.push(readFileSync(extraCaFile, 'utf8'));
+  return { context: tls.createSecureContext({ ca: pems, minVersion: 'TLSv1.2' }), source: roots.source, count: roots.pems.length };
 }
 
 export function createUpstream(options: UpstreamOptions): Upstream {
-  const secureContext = upstreamTrust(options.extraCaFile);
+  const trust = upstreamTrust(options.extraCaFile);
+  const secureContext = trust.context;
   const make = (allowPrivate: boolean, allowH2: boolean): OriginPools => {
     const dial = makeConnector({ secureContext, timeout: options.settings.connectTimeoutMs, allowH2 } as buildConnector.BuildOptions);
     /** The address that last connected, by host and port: tried first next time. */
@@ -97,6 +101,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       return agent;
     },
     trust: secureContext,
+    trustRoots: { source: trust.source, count: trust.count },
     async close() {
       await Promise.all(pools.flat().map((a) => a?.close()));
     },

@@ -91,6 +91,15 @@ describe.skipIf(skip)('sluice run', () => {
     expect(statSync(join(dir, 'certs/ca.crt')).mode & 0o777).toBe(0o644);
   });
 
+  it('says which roots verify upstream certificates', () => {
+    const line = /upstream certificates verified against (\d+) root\(s\) from (.+) and (\S+)\n/.exec(daemon.output());
+    expect(line, daemon.output()).not.toBeNull();
+    // The system's bundle file, or Node's reading of the store where SSL_CERT_FILE/DIR is set.
+    expect(Number(line?.[1])).toBeGreaterThan(100);
+    expect(line?.[2]).toMatch(/^(\/etc\/ssl\/certs\/ca-certificates\.crt|system store)$/);
+    expect(line?.[3]).toBe(pki.caCert);
+  });
+
   it('answers health, readiness and metrics on the admin port', async () => {
     expect(await admin('/healthz')).toEqual({ status: 200, body: 'ok\n' });
     expect(await admin('/readyz')).toEqual({ status: 200, body: 'ready\n' });

@@ -57,6 +57,35 @@ describe('upstream roots', () => {
     expect(await verifies(roots.pems, other)).toBe(false);
   });
 
+  it('keep every good certificate of a file with a damaged one before it (one entry per certificate)', async () => {
+    const damaged = join(dir, 'damaged.crt');
+    const good = readFileSync(trusted.caCert, 'utf8');
+    // Base64, but not a certificate: OpenSSL fails on it where it would stop reading a whole string.
+    writeFileSync(damaged, `-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n${good}`);
+    const roots = upstreamRoots(NO_OPENSSL_VARS, [damaged]);
+    expect(roots.pems).toHaveLength(2);
+    expect(await verifies(roots.pems, trusted)).toBe(true);
+  });
+
+  it('skip a certificate whose BEGIN line is commented out, as OpenSSL does', async () => {
+    const commented = join(dir, 'commented.crt');
+    const [first, ...rest] = readFileSync(trusted.caCert, 'utf8').split('\n');
+    writeFileSync(commented, `${readFileSync(other.caCert, 'utf8')}# ${first}\n${rest.join('\n')}`);
+    const roots = upstreamRoots(NO_OPENSSL_VARS, [commented]);
+    expect(roots.pems).toHaveLength(1);
+    expect(await verifies(roots.pems, other)).toBe(true);
+    expect(await verifies(roots.pems, trusted)).toBe(false);
+  });
+
+  it('pass over a readable file without a certificate, and CRLF files read the same', () => {
+    const empty = join(dir, 'empty.crt');
+    const crlf = join(dir, 'crlf.crt');
+    writeFileSync(empty, '# no certificates here\n');
+    writeFileSync(crlf, readFileSync(trusted.caCert, 'utf8').replaceAll('\n', '\r\n'));
+    expect(upstreamRoots(NO_OPENSSL_VARS, [empty, crlf]).source).toBe(crlf);
+    expect(upstreamRoots(NO_OPENSSL_VARS, [empty, crlf]).pems).toHaveLength(1);
+  });
+
   it('are Node\'s reading of the system store, each root once, when SSL_CERT_FILE or SSL_CERT_DIR is set', () => {
     const system = tls.getCACertificates('system');
     for (const env of [{ SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt' }, { SSL_CERT_DIR: '/etc/ssl/certs' }]) {
