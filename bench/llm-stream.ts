@@ -29,6 +29,7 @@ import { createTestPki, type TestPki } from '../test/helpers/pki.ts';
 import { startDnsmasq } from '../test/helpers/dnsmasq.ts';
 import { startLlmOrigin, type LlmOrigin } from '../test/helpers/llm-origin.ts';
 import { freePort } from '../test/helpers/ports.ts';
+import { run } from './exec.ts';
 import { renderLlmStreams } from './report.ts';
 import { SLUICE_NODE_FLAGS } from './peers/sluice.ts';
 
@@ -204,8 +205,8 @@ interface ChildServer {
 }
 
 /** Spawns `argv` and waits (≤ 15 s) for `ready` in its stderr; stop() ends it (SIGTERM, then SIGKILL). */
-async function spawnServer(argv: string[], ready: string, port: number): Promise<ChildServer & { child: ChildProcess }> {
-  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+async function spawnServer(argv: string[], ready: string, port: number, env: Record<string, string> = {}): Promise<ChildServer & { child: ChildProcess }> {
+  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_ENV: 'production', ...env } });
   let output = '';
   let written = 0;
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -261,7 +262,12 @@ async function startNodeFloor(options: LlmStreamOptions, dir: string, pki: TestP
   await copyFile(leaf.key, join(floorDir, 'origin.key'));
   const port = await freePort();
   const server = join(options.repoRoot, 'bench', 'peers', 'node-floor-server.ts');
-  return spawnServer(pinned(options.cpu, [process.execPath, server, floorDir, String(port), `${ORIGIN_ADDRESS}:${originPort}`, HOST]), 'node-floor: listening', port);
+  const argv = [process.execPath, server, floorDir, String(port), `${ORIGIN_ADDRESS}:${originPort}`, HOST];
+  // Started as sluice is, from a filled compile cache (bench/peers/peer-process.ts): a fresh
+  // process's first calls would otherwise include Node's type stripping of the server.
+  const env = { NODE_COMPILE_CACHE: join(floorDir, 'compile-cache') };
+  await run([...argv, '--compile-only'], { env: { ...process.env, ...env }, timeoutMs: 30_000 });
+  return spawnServer(pinned(options.cpu, argv), 'node-floor: listening', port, env);
 }
 
 /**
