@@ -50,6 +50,11 @@ async function client(kind: ClientKind, dir: string, port: number, connections: 
   let requests = 0;
   const cpuBefore = process.cpuUsage();
   const loops: Array<Promise<void>> = [];
+  /** `connections` loops, each sending the next request when its last one has been answered. */
+  const keepBusy = async (one: () => Promise<void>): Promise<void> => {
+    for (let i = 0; i < connections; i++) loops.push((async () => { while (Date.now() < endAt) { await one(); requests++; } })());
+    await Promise.all(loops);
+  };
   if (kind === 'undici') {
     // Loaded as sluice loads it (src/upstream/origin-pools.ts).
     const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
@@ -63,8 +68,7 @@ async function client(kind: ClientKind, dir: string, port: number, connections: 
         onResponseError: (_c, err) => reject(err),
       });
     });
-    for (let i = 0; i < connections; i++) loops.push((async () => { while (Date.now() < endAt) { await one(); requests++; } })());
-    await Promise.all(loops);
+    await keepBusy(one);
     await pool.close();
   } else if (kind === 'node-https') {
     const agent = new https.Agent({ keepAlive: true, maxSockets: connections, ca, servername: 'localhost' });
@@ -74,8 +78,7 @@ async function client(kind: ClientKind, dir: string, port: number, connections: 
         res.on('end', resolve);
       }).on('error', reject);
     });
-    for (let i = 0; i < connections; i++) loops.push((async () => { while (Date.now() < endAt) { await one(); requests++; } })());
-    await Promise.all(loops);
+    await keepBusy(one);
     agent.destroy();
   } else {
     const request = Buffer.from('GET / HTTP/1.1\r\nhost: localhost\r\naccept: */*\r\n\r\n');

@@ -31,8 +31,20 @@ export interface SystemRoots {
   count: number;
 }
 
-/** The first readable bundle file among `paths` that holds a certificate, or undefined. */
+/** The system's bundle file, read once: start-up needs it twice (the agents' bundle, upstream trust). */
+let systemBundle: { roots: SystemRoots | undefined } | undefined;
+
+/**
+ * The first readable bundle file among `paths` that holds a certificate, or undefined. The
+ * system's own paths are read once per process, as Node reads its system store once.
+ */
 export function readSystemBundleFile(paths: readonly string[] = SYSTEM_BUNDLE_PATHS): SystemRoots | undefined {
+  if (paths !== SYSTEM_BUNDLE_PATHS) return readBundleFile(paths);
+  systemBundle ??= { roots: readBundleFile(paths) };
+  return systemBundle.roots;
+}
+
+function readBundleFile(paths: readonly string[]): SystemRoots | undefined {
   for (const path of paths) {
     let text: string;
     try {
@@ -56,7 +68,7 @@ export async function buildTrustBundle(caCertPem: string, paths?: readonly strin
   const ca = new X509Certificate(caCertPem);
   const roots = await readSystemRoots(paths);
   const caBody = pemBody(ca.toString());
-  const alreadyTrusted = (roots.pem.match(PEM_BLOCK) ?? []).some((block) => pemBody(block) === caBody);
+  const alreadyTrusted = roots.blocks.some((block) => pemBody(block) === caBody);
   if (alreadyTrusted) return roots.pem;
   const label = `# sluice CA: ${ca.subject.replaceAll('\n', ', ')} (SHA-256 ${ca.fingerprint256})`;
   return `${roots.pem}${label}\n${ca.toString().trimEnd()}\n`;

@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import { SYSTEM_BUNDLE_PATHS, readSystemBundleFile } from './trust-bundle.ts';
 
 export interface UpstreamRoots {
-  /** PEM certificates (one or more per string), for `tls.createSecureContext({ ca })`. */
+  /** PEM certificates, one per string, for `tls.createSecureContext({ ca })`; the caller's own array. */
   pems: string[];
   /** Where they came from: a bundle file's path, "system store" or "node:tls". */
   source: string;
@@ -25,7 +25,7 @@ export function upstreamRoots(env: NodeJS.ProcessEnv = process.env, paths: reado
     const file = readSystemBundleFile(paths);
     // One entry per certificate: Node stops reading a PEM string at the first block it cannot
     // parse, so one damaged block in the file must not take the roots after it along.
-    if (file !== undefined) return { pems: file.blocks, source: file.source };
+    if (file !== undefined) return { pems: [...file.blocks], source: file.source };
   }
   let system: string[] = [];
   try {

@@ -45,9 +45,9 @@ export interface Upstream {
 /** The system trust store (tls/upstream-roots.ts) plus the optional extra CA. */
 export function upstreamTrust(extraCaFile: string | undefined): { context: tls.SecureContext; source: string; count: number } {
   const roots = upstreamRoots();
-  const pems = [...roots.pems];
-  if (extraCaFile !== undefined) pems.push(readFileSync(extraCaFile, 'utf8'));
-  return { context: tls.createSecureContext({ ca: pems, minVersion: 'TLSv1.2' }), source: roots.source, count: roots.pems.length };
+  const count = roots.pems.length;
+  if (extraCaFile !== undefined) roots.pems.push(readFileSync(extraCaFile, 'utf8'));
+  return { context: tls.createSecureContext({ ca: roots.pems, minVersion: 'TLSv1.2' }), source: roots.source, count };
 }
 
 export function createUpstream(options: UpstreamOptions): Upstream {
