@@ -13,6 +13,13 @@
 // always wholly inside the bytes already seen, and is never released half-way. Bytes up to the
 // last control byte, and a gRPC stream's complete messages, go at once (releaseLimit).
 //
+// Overlapping matches: two values may share a run of bytes (the end of one is the start of the
+// other), and an echo may hold them overlapped. Every match is visited by where it starts, and
+// the part of one that runs past the last replacement is replaced too (by the replacement for
+// that tail), so no byte of either value passes. A replacement that runs into the window is
+// released whole; the held window then starts with bytes already replaced (`emitted`), kept so
+// that a match starting inside them and ending further on is still seen as an overlap.
+//
 // `flush()` releases the window mid-stream, as `end()` does, and the stream goes on: for a
 // caller that sees the input fall idle (a gRPC message waiting for its reply), so an
 // interactive stream is not held until more bytes come. When to call it may depend on time,
@@ -64,29 +71,35 @@ export interface StreamReplacer {
   readonly replaced: number;
 }
 
-/** Held input: bytes, and how many leading ones finish an escape already released. */
+/** Held input: the last `window` bytes, some of which may have been decided already. */
 interface Held {
   bytes: Buffer;
   /** Raw bytes at the start that are the tail of an escape decided in an earlier push. */
   skip: number;
+  /** Raw bytes at the start already released, as part of a replacement that ran past the limit. */
+  emitted: number;
 }
 
-/** Where the next push resumes: at `limit`, or after a match that ran past it. */
-function holdFrom(buf: Buffer, view: DecodedView, at: number, afterMatch: boolean): Held {
-  if (at >= buf.length) return { bytes: EMPTY, skip: 0 };
-  const escapeEnd = afterMatch ? undefined : view.escapeEndAround(at);
+const NOTHING_HELD: Held = { bytes: EMPTY, skip: 0, emitted: 0 };
+
+/** Where the next push resumes: at `limit`; the first `emitted` bytes from there are out already. */
+function holdFrom(buf: Buffer, view: DecodedView, at: number, emitted: number): Held {
+  if (at >= buf.length) return NOTHING_HELD;
+  const escapeEnd = view.escapeEndAround(at);
   // Copied: the caller may reuse the chunk's memory once push returns.
-  return { bytes: Buffer.from(buf.subarray(at)), skip: escapeEnd === undefined ? 0 : escapeEnd - at };
+  return { bytes: Buffer.from(buf.subarray(at)), skip: escapeEnd === undefined ? 0 : escapeEnd - at, emitted: Math.max(0, emitted) };
 }
 
 /**
  * Releases buf[0, limit) when no decision is due (limit is still inside the tail of an escape
- * decided earlier, or not past the start): those bytes are passed on as they are.
+ * decided earlier, or not past the start): those bytes are passed on as they are, but for any
+ * already released.
  */
 function splitInsideSkip(held: Held, buf: Buffer, limit: number): { rest: Held; released: Buffer } {
   const cut = Math.max(0, limit);
-  const rest = { bytes: Buffer.from(buf.subarray(cut)), skip: held.skip - cut };
-  return { rest, released: cut === 0 ? EMPTY : buf.subarray(0, cut) };
+  const rest = { bytes: Buffer.from(buf.subarray(cut)), skip: held.skip - cut, emitted: Math.max(0, held.emitted - cut) };
+  const from = Math.min(held.emitted, cut);
+  return { rest, released: from === cut ? EMPTY : buf.subarray(from, cut) };
 }
 
 export interface StreamOptions {
@@ -111,7 +124,7 @@ function framing(options: StreamOptions): { push(chunk: Buffer): void; endIn(buf
 
 /** Replaces every match of the pattern by `replacement(match)`, across chunk boundaries. */
 export function createStreamReplacer(pattern: ScanPattern, replacement: Replacement, options: StreamOptions = {}): StreamReplacer {
-  let held: Held = { bytes: EMPTY, skip: 0 };
+  let held: Held = NOTHING_HELD;
   let replaced = 0;
   const frames = framing(options);
   const releaseInsideSkip = (buf: Buffer, limit: number): Buffer => {
@@ -128,20 +141,26 @@ export function createStreamReplacer(pattern: ScanPattern, replacement: Replacem
     const view = viewOf(pattern, buf, held.skip, final || frameEnd === buf.length);
     const cursor = createMatchCursor(pattern.needles, view, buf);
     const parts: Buffer[] = [];
-    let rawPos = 0;
-    let from = 0;
-    for (let m = cursor.next(from); m !== undefined; m = cursor.next(from)) {
+    // Everything before rawPos is out: released earlier, or replaced in this push.
+    let rawPos = held.emitted;
+    // Every start is visited (not only those after the last match's end), to see overlaps.
+    for (let m = cursor.next(0); m !== undefined; m = cursor.next(m.start + 1)) {
       const start = view.rawStart(m.start);
-      if (start >= limit) break;
       const end = view.rawEnd(m.end);
-      parts.push(buf.subarray(rawPos, start), replacement(buf.subarray(start, end), m.needle));
+      if (end <= rawPos) continue;
+      if (start < rawPos) {
+        // It overlaps the last replacement: the part of it that runs past goes too.
+        parts.push(replacement(buf.subarray(rawPos, end), m.needle));
+      } else {
+        if (start >= limit) break;
+        parts.push(buf.subarray(rawPos, start), replacement(buf.subarray(start, end), m.needle));
+      }
       replaced++;
       rawPos = end;
-      from = m.end;
     }
     const releaseTo = Math.max(rawPos, limit);
     parts.push(buf.subarray(rawPos, releaseTo));
-    held = holdFrom(buf, view, releaseTo, rawPos > limit);
+    held = holdFrom(buf, view, limit, rawPos - limit);
     return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
   };
 
@@ -182,7 +201,7 @@ export interface StreamScanner {
 
 /** Watches a stream for any needle, with the same fixed window as the replacer. */
 export function createStreamScanner(pattern: ScanPattern, options: StreamOptions = {}): StreamScanner {
-  let held: Held = { bytes: EMPTY, skip: 0 };
+  let held: Held = NOTHING_HELD;
   const frames = framing(options);
 
   const run = (buf: Buffer, final: boolean): ScanResult => {
@@ -197,7 +216,7 @@ export function createStreamScanner(pattern: ScanPattern, options: StreamOptions
       held = rest;
       return { pass: released };
     }
-    held = holdFrom(buf, view, limit, false);
+    held = holdFrom(buf, view, limit, 0);
     return { pass: buf.subarray(0, limit) };
   };
 
