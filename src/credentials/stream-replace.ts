@@ -13,12 +13,15 @@
 // always wholly inside the bytes already seen, and is never released half-way. Bytes up to the
 // last control byte, and a gRPC stream's complete messages, go at once (releaseLimit).
 //
-// Overlapping matches: two values may share a run of bytes (the end of one is the start of the
-// other), and an echo may hold them overlapped. Every match is visited by where it starts, and
-// the part of one that runs past the last replacement is replaced too (by the replacement for
-// that tail), so no byte of either value passes. A replacement that runs into the window is
-// released whole; the held window then starts with bytes already replaced (`emitted`), kept so
-// that a match starting inside them and ending further on is still seen as an overlap.
+// Overlapping matches (`overlaps`, the scrub of real values): two values may share a run of
+// bytes (the end of one is the start of the other), and an echo may hold them overlapped. Every
+// match is visited by where it starts, and the part of one that runs past the last replacement
+// (a tail) is replaced too, by no more bytes than it had, so no byte of either value passes and
+// nothing is amplified. A replacement that runs into the window is released whole; the held
+// window then starts with bytes already replaced (`emitted`), kept so that a match starting
+// inside them and ending further on is still seen as an overlap. A match that starts inside the
+// window waits for a later push, when all of it is in view, overlap or not. Without `overlaps`
+// (the surrogate swap) matches are taken one after another, as split/join would.
 //
 // `flush()` releases the window mid-stream, as `end()` does, and the stream goes on: for a
 // caller that sees the input fall idle (a gRPC message waiting for its reply), so an
@@ -57,8 +60,12 @@ function viewOf(pattern: ScanPattern, buf: Buffer, from: number, final: boolean)
   return { bytes: buf.subarray(from), rawStart: (i) => from + i, rawEnd: (i) => from + i, escapeEndAround: () => undefined };
 }
 
-/** The bytes that replace one match (`raw`: the match as it was in the input). */
-export type Replacement = (raw: Buffer, needle: FormNeedle) => Buffer;
+/**
+ * The bytes that replace one match (`raw`: the match as it was in the input). With `tail`,
+ * `raw` is only the part of a match that runs past the previous replacement (it overlapped
+ * it), and the result must be no longer than `raw`.
+ */
+export type Replacement = (raw: Buffer, needle: FormNeedle, tail: boolean) => Buffer;
 
 export interface StreamReplacer {
   /** Bytes that can be released now. */
@@ -105,6 +112,8 @@ function splitInsideSkip(held: Held, buf: Buffer, limit: number): { rest: Held; 
 export interface StreamOptions {
   /** The stream's message framing (gRPC), to release whole messages at once. */
   frames?: FrameTracker;
+  /** Replace the tail of a match that overlaps the previous one too (the replacer; see above). */
+  overlaps?: boolean;
 }
 
 /** Follows the stream's offsets for the framing: where, in this push's buffer, a message ended. */
@@ -127,6 +136,7 @@ export function createStreamReplacer(pattern: ScanPattern, replacement: Replacem
   let held: Held = NOTHING_HELD;
   let replaced = 0;
   const frames = framing(options);
+  const overlaps = options.overlaps === true;
   const releaseInsideSkip = (buf: Buffer, limit: number): Buffer => {
     const { rest, released } = splitInsideSkip(held, buf, limit);
     held = rest;
@@ -143,17 +153,21 @@ export function createStreamReplacer(pattern: ScanPattern, replacement: Replacem
     const parts: Buffer[] = [];
     // Everything before rawPos is out: released earlier, or replaced in this push.
     let rawPos = held.emitted;
-    // Every start is visited (not only those after the last match's end), to see overlaps.
-    for (let m = cursor.next(0); m !== undefined; m = cursor.next(m.start + 1)) {
+    let from = 0;
+    for (let m = cursor.next(from); m !== undefined; m = cursor.next(from)) {
       const start = view.rawStart(m.start);
+      // Starting in the window: decided in a later push, with all of it in view.
+      if (start >= limit) break;
       const end = view.rawEnd(m.end);
-      if (end <= rawPos) continue;
       if (start < rawPos) {
-        // It overlaps the last replacement: the part of it that runs past goes too.
-        parts.push(replacement(buf.subarray(rawPos, end), m.needle));
+        // It overlaps the last replacement (or bytes released before this push).
+        from = m.start + 1;
+        if (!overlaps || end <= rawPos) continue;
+        parts.push(replacement(buf.subarray(rawPos, end), m.needle, true));
       } else {
-        if (start >= limit) break;
-        parts.push(buf.subarray(rawPos, start), replacement(buf.subarray(start, end), m.needle));
+        // With overlaps, every start is visited, not only those after this match's end.
+        from = overlaps ? m.start + 1 : m.end;
+        parts.push(buf.subarray(rawPos, start), replacement(buf.subarray(start, end), m.needle, false));
       }
       replaced++;
       rawPos = end;
@@ -181,8 +195,8 @@ export function createStreamReplacer(pattern: ScanPattern, replacement: Replacem
 }
 
 /** Replaces every match in one whole text (headers, a reason phrase, a log line). */
-export function replaceAll(pattern: ScanPattern, input: Buffer, replacement: Replacement): Buffer {
-  const replacer = createStreamReplacer(pattern, replacement);
+export function replaceAll(pattern: ScanPattern, input: Buffer, replacement: Replacement, options: { overlaps?: boolean } = {}): Buffer {
+  const replacer = createStreamReplacer(pattern, replacement, options);
   const head = replacer.push(input);
   const rest = replacer.end();
   return rest.length === 0 ? head : Buffer.concat([head, rest]);
