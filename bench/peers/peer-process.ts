@@ -1,6 +1,6 @@
 // Shared start-up for proxy peers: own the peer's folder, start it in the client namespace as
 // its uid on its core, and wrap it as a RunningPeer.
-import { chown, readdir } from 'node:fs/promises';
+import { chown, lchown, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanEnv, nsExec, run, start } from '../exec.ts';
 import { CLIENT_NS } from '../netns.ts';
@@ -12,6 +12,8 @@ export async function giveTo(dir: string, uid: number): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) await giveTo(path, uid);
+    // A link's own owner: chown would follow it (into the repository's node_modules).
+    else if (entry.isSymbolicLink()) await lchown(path, uid, uid);
     else await chown(path, uid, uid);
   }
 }
