@@ -16,6 +16,7 @@ export interface RunOptions {
   /** Do not throw on a non-zero exit (the caller inspects `code`). */
   allowFail?: boolean;
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
   /** Written to the command's stdin. */
   input?: string;
 }
@@ -27,7 +28,7 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
   const timeoutMs = options.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     const stdin = options.input === undefined ? 'ignore' : 'pipe';
-    const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'], detached: true, env: options.env ?? process.env });
+    const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'], detached: true, env: options.env ?? process.env, cwd: options.cwd });
     if (options.input !== undefined) child.stdin?.end(options.input);
     let stdout = '';
     let stderr = '';

@@ -47,8 +47,16 @@ const NOISY_CORES = 0.1;
 // peer core) is selectable, and the goals compare sluice with the better squid measured.
 const DEFAULT_PEERS: Peer[] = [direct, squidPeer(1), mitmproxy, nodeFloor, sluicePeer()];
 // Selectable with --peers: squid with 2 workers, sluice with each leaf key type set explicitly,
-// sluice speaking HTTP/2 upstream, and Node's TLS alone.
-const OPTIONAL_PEERS: Peer[] = [squidPeer(2), sluicePeer('ecdsa'), sluicePeer('rsa'), sluicePeer(undefined, [], true), tlsPipe];
+// sluice speaking HTTP/2 upstream, sluice run from its TypeScript sources (a clone's `npm start`;
+// the default peer runs the bundle, as the image does), and Node's TLS alone.
+const OPTIONAL_PEERS: Peer[] = [
+  squidPeer(2),
+  sluicePeer({ leafKey: 'ecdsa' }),
+  sluicePeer({ leafKey: 'rsa' }),
+  sluicePeer({ h2Upstream: true }),
+  sluicePeer({ fromSources: true }),
+  tlsPipe,
+];
 
 interface Durations {
   warmup: number;

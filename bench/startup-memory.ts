@@ -5,13 +5,18 @@
 // sensitive than wall time to other load on the machine). Prints each start and the medians.
 //
 // usage: npx node bench/startup-memory.ts -c sluice.toml [--runs 5] [--idle-ms 3000]
-//        [--cpu 0] [--fresh-ca DIR] [-- NODE_FLAGS…]
+//        [--cpu 0] [--fresh-ca DIR] [--bundle] [-- NODE_FLAGS…]
+// --bundle starts the bundle laid out as the image installs it (bench/peers/installed-app.ts)
+// instead of the sources; each layout fills its own compile cache on its first start.
 // The config must bind free ports. --fresh-ca DIR (the config's ca_dir) removes that folder
 // before each start, so every start generates its CA, as each start in `npm run bench` does.
 import { spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { stageInstalledApp } from './peers/installed-app.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -20,11 +25,13 @@ const { values, positionals } = parseArgs({
     'idle-ms': { type: 'string', default: '3000' },
     cpu: { type: 'string', default: '0' },
     'fresh-ca': { type: 'string' },
+    bundle: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
 if (values.config === undefined) throw new Error('usage: startup-memory.ts -c CONFIG [--runs N] [--idle-ms MS] [--cpu N] [-- NODE_FLAGS…]');
-const BIN = fileURLToPath(new URL('../bin/sluice.js', import.meta.url));
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const BIN = values.bundle ? join(await stageInstalledApp(REPO, await mkdtemp(join(tmpdir(), 'sluice-bundle-'))), 'bin', 'sluice.js') : join(REPO, 'bin', 'sluice.js');
 
 interface Sample { readyMs: number; cpuMs: number; rss: number; anon: number; file: number; idleRss: number; idleAnon: number }
 

@@ -31,7 +31,7 @@ const load: LoadContext = { uid: 1400, cpu: '0', home, noResumeShim: '' };
 const peerDir = join(work, 'sluice');
 await mkdir(peerDir, { recursive: true });
 const flags = values.flags === '' ? [] : values.flags.split(' ');
-const peer = await sluicePeer(undefined, flags).start({ dir: peerDir, pki, cpu: '1', repoRoot: join(import.meta.dirname, '..') });
+const peer = await sluicePeer({ nodeFlags: flags }).start({ dir: peerDir, pki, cpu: '1', repoRoot: join(import.meta.dirname, '..') });
 try {
   await setCapture(peer.capture ?? null);
   const startedAt = performance.now();

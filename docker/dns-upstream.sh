@@ -11,8 +11,8 @@
 #   the first NAMESPACE_RESOLV_CONF that exists is read (a snapshot before the live file)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-exec node --input-type=module -e '
-const [module, engine, ...namespace] = process.argv.slice(1);
-const { printDnsUpstream } = await import(module);
-process.exitCode = await printDnsUpstream({ namespace, engine }, process.env);
-' -- "$here/../src/upstream/dns-discovery.ts" "$@"
+# A clone runs the sources; the image, which has no src/, the bundle (rolldown.config.ts).
+if [ -f "$here/../src/upstream/dns-discovery.ts" ]; then
+  exec node "$here/dns-upstream.ts" "$@"
+fi
+exec node "$here/../dist/sluice/dns-upstream.js" "$@"

@@ -77,7 +77,7 @@ shift
 [ -f "$CONFIG" ] || die "$CONFIG does not exist"
 as_sluice test -r "$CONFIG" || die "$CONFIG is not readable by uid $UID_ (make it world-readable: it holds no secrets)"
 
-settings=$(as_sluice env -u SLUICE_DNS_UPSTREAM node /app/docker/config-paths.ts "$CONFIG") || die "cannot load $CONFIG (run: sluice check -c $CONFIG)"
+settings=$(as_sluice env -u SLUICE_DNS_UPSTREAM node /app/dist/sluice/config-paths.js "$CONFIG") || die "cannot load $CONFIG (run: sluice check -c $CONFIG)"
 eval "$settings"
 [ "$CFG_UID" = "$UID_" ] || die "$CONFIG says proxy.uid = $CFG_UID but this image runs sluice as $UID_ (set SLUICE_UID=$CFG_UID, and run the HEALTHCHECK as that uid)"
 

@@ -7,6 +7,7 @@ import { ORIGIN_NAME } from '../netns.ts';
 import { ORIGIN_H2_PORT } from '../origin.ts';
 import { run } from '../exec.ts';
 import { giveTo, startPeerProcess } from './peer-process.ts';
+import { stageInstalledApp } from './installed-app.ts';
 import { PeerUnavailable } from './types.ts';
 import type { Peer, PeerContext, RunningPeer } from './types.ts';
 
@@ -39,24 +40,39 @@ private = true
 `;
 }
 
-/**
- * `nodeFlags`: extra flags for node (a diagnosis run: `--trace-gc`, `--cpu-prof`). `h2Upstream`:
- * sluice dials the origin's HTTP/2 port, so its upstream leg speaks h2 (peer "sluice-h2up").
- */
 /** Node flags sluice runs with in its image (docker/Dockerfile, NODE_OPTIONS) and under `npm start`. */
 export const SLUICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
-export function sluicePeer(leafKey?: 'ecdsa' | 'rsa', nodeFlags: string[] = [], h2Upstream = false): Peer {
+export interface SluicePeerOptions {
+  /** undefined keeps sluice's default (the product as shipped). */
+  leafKey?: 'ecdsa' | 'rsa';
+  /** Extra flags for node (a diagnosis run: `--trace-gc`, `--cpu-prof`). */
+  nodeFlags?: readonly string[];
+  /** sluice dials the origin's HTTP/2 port, so its upstream leg speaks h2 (peer "sluice-h2up"). */
+  h2Upstream?: boolean;
+  /** Run the TypeScript sources, as a clone's `npm start` does (peer "sluice-src"), not the bundle the image runs. */
+  fromSources?: boolean;
+}
+
+function peerName(options: SluicePeerOptions): string {
+  if (options.fromSources === true) return 'sluice-src';
+  if (options.h2Upstream === true) return 'sluice-h2up';
+  return options.leafKey === undefined ? 'sluice' : `sluice-${options.leafKey}`;
+}
+
+export function sluicePeer(options: SluicePeerOptions = {}): Peer {
+  const { leafKey, nodeFlags = [], h2Upstream = false, fromSources = false } = options;
   return {
-    name: h2Upstream ? 'sluice-h2up' : leafKey === undefined ? 'sluice' : `sluice-${leafKey}`,
+    name: peerName(options),
     async start(ctx): Promise<RunningPeer> {
-      const bin = join(ctx.repoRoot, 'bin', 'sluice.js');
       try {
-        await access(bin);
+        await access(join(ctx.repoRoot, 'bin', 'sluice.js'));
         await access(join(ctx.repoRoot, 'src', 'cli', 'main.ts'));
       } catch {
         throw new PeerUnavailable('bin/sluice.js or src/cli/main.ts missing');
       }
+      const app = fromSources ? ctx.repoRoot : await stageInstalledApp(ctx.repoRoot, ctx.dir);
+      const bin = join(app, 'bin', 'sluice.js');
       const config = join(ctx.dir, 'sluice.toml');
       await writeFile(config, sluiceConfig(ctx, leafKey, h2Upstream ? ORIGIN_H2_PORT : 443));
       await mkdir(join(ctx.dir, 'home'), { recursive: true });
@@ -64,7 +80,7 @@ export function sluicePeer(leafKey?: 'ecdsa' | 'rsa', nodeFlags: string[] = [], 
       // Fill sluice's compile cache as its image does at build time: a start of an installed
       // sluice. Node keeps one cache per uid (…-<uid> folders) and uses it only where that uid
       // may write, so it is filled as sluice's uid, in a folder given to it.
-      const cache = join(ctx.repoRoot, 'node_modules', '.cache', 'sluice');
+      const cache = join(app, 'node_modules', '.cache', 'sluice');
       await mkdir(cache, { recursive: true });
       await run(['chown', '-R', `${UID}:${UID}`, cache], { allowFail: true });
       await run(['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', process.execPath, bin, 'run', '--help'], { timeoutMs: 30_000 });
@@ -79,7 +95,9 @@ export function sluicePeer(leafKey?: 'ecdsa' | 'rsa', nodeFlags: string[] = [], 
         capture: { httpsPort: HTTPS_PORT, httpPort: HTTP_PORT },
         clientCaFile: join(ctx.dir, 'certs', 'ca.crt'),
         readyLine: 'sluice: listening on',
-        notes: [`node ${process.version} ${[...SLUICE_NODE_FLAGS, ...nodeFlags].join(' ')} bin/sluice.js run (uid ${UID}), access log on, leaf key ${leafKey ?? 'default'}${h2Upstream ? ', HTTP/2 upstream' : ''}`],
+        notes: [
+          `node ${process.version} ${[...SLUICE_NODE_FLAGS, ...nodeFlags].join(' ')} bin/sluice.js run (uid ${UID}) ${fromSources ? 'from the TypeScript sources' : 'from the bundle, as installed in the image'}, access log on, leaf key ${leafKey ?? 'default'}${h2Upstream ? ', HTTP/2 upstream' : ''}`,
+        ],
       });
     },
   };

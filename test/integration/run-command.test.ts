@@ -2,6 +2,8 @@
 // CA; the admin port answers; a changed file or SIGHUP reloads without failing requests; an
 // invalid file is refused and the old policy kept; SIGTERM drains, flushes the log, exits 0.
 // `npm start` execs sluice, so a SIGTERM to npm reaches it; a port already taken is named.
+// The first part runs twice: from the TypeScript sources (a clone) and from the bundle laid out
+// as the image installs it (no src/), so the bundle the image runs is the product these test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import { freePort } from '../helpers/ports.ts';
 import { curl } from '../helpers/clients.ts';
 import { skipUnlessTools } from '../helpers/tools.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
+import { stageInstalledApp } from '../../bench/peers/installed-app.ts';
 
 const skip = skipUnlessTools('run-command', ['openssl', 'nginx', 'dnsmasq', 'curl']);
 
@@ -70,20 +73,32 @@ beforeAll(async () => {
   pki = await createTestPki();
   origin = await startNginx(await pki.issue(['origin.test', 'other.test']), { bigBytes: 1024 });
   dns = await startDnsmasq({ 'origin.test': ['127.0.0.1'], 'other.test': ['127.0.0.1'] });
-  ports = { https: await freePort(), http: await freePort(), deny: await freePort(), dns: await freePort(), admin: await freePort() };
-  dir = makeTempDir('run');
-  file = join(dir, 'sluice.toml');
-  writeFileSync(file, config(ORIGIN_RULE));
-  daemon = await startDaemon(process.execPath, [bin, 'run', '-c', file], (out) => out.includes('listening on'), { cwd: dir, timeoutMs: 20_000 });
 });
 
 afterAll(async () => {
-  await daemon?.stop();
   await origin?.stop();
   await dns?.stop();
 });
 
-describe.skipIf(skip)('sluice run', () => {
+/** Where bin/sluice.js is: the repository's (sources), or a layout like the image's (bundle). */
+const LAYOUTS: Array<[string, () => Promise<string>]> = [
+  ['from the sources', () => Promise.resolve(bin)],
+  ['from the bundle, laid out as in the image', async () => join(await stageInstalledApp(root, makeTempDir('built')), 'bin/sluice.js')],
+];
+
+describe.skipIf(skip).each(LAYOUTS)('sluice run, %s', (_layout, binFor) => {
+  beforeAll(async () => {
+    ports = { https: await freePort(), http: await freePort(), deny: await freePort(), dns: await freePort(), admin: await freePort() };
+    dir = makeTempDir('run');
+    file = join(dir, 'sluice.toml');
+    writeFileSync(file, config(ORIGIN_RULE));
+    daemon = await startDaemon(process.execPath, [await binFor(), 'run', '-c', file], (out) => out.includes('listening on'), { cwd: dir, timeoutMs: 20_000 });
+  }, 90_000);
+
+  afterAll(async () => {
+    await daemon?.stop();
+  });
+
   it('creates the CA on first start and says where it is and how to trust it', () => {
     expect(daemon.output()).toMatch(/created a new CA at certs\/ca\.crt/);
     expect(daemon.output()).toMatch(/NODE_EXTRA_CA_CERTS=/);
