@@ -29,5 +29,8 @@ export default {
     entryFileNames: '[name].js',
     chunkFileNames: '[name]-[hash].js',
     comments: false,
+    // Escaped, so that V8 keeps each chunk's source one byte a character: a single non-Latin-1
+    // character (an em dash in a message) made it keep the whole chunk two bytes a character.
+    charset: 'ascii',
   },
 } satisfies RolldownOptions;

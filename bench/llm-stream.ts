@@ -6,8 +6,8 @@
 // directly and through sluice. The first event is timed on a fresh process's first calls and
 // again after 300 calls through it: V8 compiles a path only once it has run often, and a
 // sidecar spends its life past that point (as the main bench warms up before its keep-alive
-// test). sluice runs as its own process (`sluice run`,
-// pinned to a core when asked), so the lag is sluice's own: read from its /metrics
+// test). sluice runs as its own process (`sluice run` of the bundle, laid out as the image
+// installs it; pinned to a core when asked), so the lag is sluice's own: read from its /metrics
 // (sluice_event_loop_lag_p99_seconds and _max_seconds, since the previous scrape). Beside it, as
 // in the main bench, node-floor (bench/peers/node-floor-server.ts: a Node https server handing
 // each request to undici, no policy, no log) on the same core: what any out-of-process Node
@@ -32,6 +32,7 @@ import { freePort } from '../test/helpers/ports.ts';
 import { run } from './exec.ts';
 import { renderLlmStreams } from './report.ts';
 import { SLUICE_NODE_FLAGS } from './peers/sluice.ts';
+import { stageInstalledApp } from './peers/installed-app.ts';
 
 const ORIGIN_ADDRESS = '127.0.0.7';
 const HOST = 'api.anthropic.com';
@@ -339,7 +340,9 @@ host = "${HOST}"
 llm = "anthropic"
 private = true
 `);
-  const bin = join(options.repoRoot, 'bin', 'sluice.js');
+  // The bundle, laid out as the image installs it, its compile cache filled as the image's build does.
+  const bin = join(await stageInstalledApp(options.repoRoot, dir), 'bin', 'sluice.js');
+  await run([process.execPath, bin, 'run', '--help'], { timeoutMs: 30_000 });
   const { child, stop } = await spawnServer(pinned(options.cpu, [process.execPath, ...SLUICE_NODE_FLAGS, ...(options.nodeFlags ?? []), bin, 'run', '-c', config]), 'sluice: listening on', httpsPort);
   return { child, httpsPort, adminPort, caCert: await readFile(join(dir, 'certs', 'ca.crt'), 'utf8'), stop };
 }

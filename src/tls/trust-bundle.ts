@@ -22,13 +22,25 @@ export const SYSTEM_BUNDLE_PATHS: readonly string[] = [
 const PEM_BLOCK = /^-----BEGIN CERTIFICATE-----[ \t]*\r?\n[A-Za-z0-9+/=\s]+?^-----END CERTIFICATE-----[ \t]*\r?$/gm;
 
 export interface SystemRoots {
-  /** PEM certificates, one block after another. */
-  pem: string;
+  /** PEM certificates, one block after another (joined on each read). */
+  readonly pem: string;
   /** The same certificates, one PEM block each. */
   blocks: string[];
   /** The file they came from, or "node:tls" for Node's bundled Mozilla roots. */
   source: string;
   count: number;
+}
+
+/** `pem` is joined when asked for, not kept: the memo below holds the blocks for the process's life. */
+function rootsOf(blocks: string[], source: string): SystemRoots {
+  return {
+    get pem() {
+      return blocks.join('\n') + '\n';
+    },
+    blocks,
+    source,
+    count: blocks.length,
+  };
 }
 
 /** The system's bundle file, read once: start-up needs it twice (the agents' bundle, upstream trust). */
@@ -53,14 +65,14 @@ function readBundleFile(paths: readonly string[]): SystemRoots | undefined {
       continue;
     }
     const blocks = text.match(PEM_BLOCK) ?? [];
-    if (blocks.length > 0) return { pem: blocks.join('\n') + '\n', blocks, source: path, count: blocks.length };
+    if (blocks.length > 0) return rootsOf(blocks, path);
   }
   return undefined;
 }
 
 /** The system's root certificates: the first readable bundle file, else Node's bundled roots. */
 export async function readSystemRoots(paths: readonly string[] = SYSTEM_BUNDLE_PATHS): Promise<SystemRoots> {
-  return readSystemBundleFile(paths) ?? { pem: tls.rootCertificates.join('\n') + '\n', blocks: [...tls.rootCertificates], source: 'node:tls', count: tls.rootCertificates.length };
+  return readSystemBundleFile(paths) ?? rootsOf([...tls.rootCertificates], 'node:tls');
 }
 
 /** System roots followed by the sluice CA (not added twice if the system already trusts it). */
