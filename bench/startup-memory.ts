@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stageInstalledApp } from './peers/installed-app.ts';
+import { SLUICE_ENV } from './peers/sluice.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -54,7 +55,7 @@ async function once(): Promise<Sample> {
   // taskset: one core, as the bench pins the peer under test.
   const child = spawn('taskset', ['-c', values.cpu, process.execPath, ...positionals, BIN, 'run', '-c', values.config as string], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: { ...process.env, NODE_ENV: 'production', ...SLUICE_ENV },
   });
   try {
     const readyMs = await new Promise<number>((resolve, reject) => {

@@ -43,6 +43,9 @@ private = true
 /** Node flags sluice runs with in its image (docker/Dockerfile, NODE_OPTIONS) and under `npm start`. */
 export const SLUICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
+/** Environment sluice runs with in its image (docker/Dockerfile, ENV) and under `npm start`. */
+export const SLUICE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };
+
 export interface SluicePeerOptions {
   /** undefined keeps sluice's default (the product as shipped). */
   leafKey?: 'ecdsa' | 'rsa';
@@ -91,7 +94,7 @@ export function sluicePeer(options: SluicePeerOptions = {}): Peer {
         uid: UID,
         cpu: ctx.cpu,
         home: join(ctx.dir, 'home'),
-        env: { NODE_ENV: 'production' },
+        env: { NODE_ENV: 'production', ...SLUICE_ENV },
         capture: { httpsPort: HTTPS_PORT, httpPort: HTTP_PORT },
         clientCaFile: join(ctx.dir, 'certs', 'ca.crt'),
         readyLine: 'sluice: listening on',
