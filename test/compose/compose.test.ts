@@ -169,6 +169,12 @@ describe('docker compose: sluice beside an unmodified agent', () => {
     expect(status).toMatch(/^Uid:\s+1337\s+1337\s+1337\s+1337$/m);
     for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(status).toMatch(new RegExp(`^${set}:\\s+0+$`, 'm'));
     expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+    // It runs the bundle (the image has no src/), with the image's flags and one malloc arena.
+    const layout = await exec(sluice, ['sh', '-c', 'test ! -e /app/src && test -f /app/dist/sluice/main.js && echo bundle']);
+    expect(layout.stdout.trim()).toBe('bundle');
+    // (The container's environment, which the entrypoint passes on to sluice.)
+    const environment = await exec(sluice, ['sh', '-c', 'echo "$MALLOC_ARENA_MAX $NODE_OPTIONS"']);
+    expect(environment.stdout.trim()).toBe('1 --max-semi-space-size=16');
   }, TEST_TIMEOUT_MS);
 
   it('the entrypoint refuses to start without the rules, without a resolver, or without a config file', async (ctx) => {
