@@ -132,3 +132,35 @@ export function cleanEnv(home: string, extra: Record<string, string> = {}): Node
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Reads JSON lines from a child's stdout, one per call. */
+export function jsonLineReader(stream: NodeJS.ReadableStream): () => Promise<unknown> {
+  const lines: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    partial += d;
+    let nl: number;
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      const waiter = waiters.shift();
+      if (waiter !== undefined) waiter(line);
+      else lines.push(line);
+    }
+  });
+  return () => {
+    const line = lines.shift();
+    if (line !== undefined) return Promise.resolve(JSON.parse(line));
+    return new Promise((resolve) => waiters.push((l) => resolve(JSON.parse(l))));
+  };
+}
+
+/** Rejects with `what` if `promise` has not settled within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref()),
+  ]);
+}

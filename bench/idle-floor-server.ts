@@ -1,6 +1,7 @@
 // Child process of bench/idle-floor.ts: one kind of Node TLS server on 127.0.0.1:PORT, with a
-// generated ECDSA P-256 certificate, answering each request with a 2-byte body. On each line
-// of stdin it collects garbage and prints its memory as one JSON line.
+// generated ECDSA P-256 certificate, answering each request with a 2-byte body. It prints one
+// JSON line when listening, and on each line of stdin collects garbage and prints its memory as
+// one JSON line.
 //
 // usage: node --expose-gc idle-floor-server.ts KIND PORT CERT KEY
 //   KIND: tls (a bare TLS socket that answers every read), https (node:https),
@@ -34,7 +35,7 @@ function serverFor(base: string): tls.Server {
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc');
 const server = serverFor(kind.replace(/-x25519$/, ''));
-server.listen(Number(port), '127.0.0.1', () => process.stdout.write('ready\n'));
+server.listen(Number(port), '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ listening: port })}\n`));
 createInterface({ input: process.stdin }).on('line', async () => {
   for (let i = 0; i < 3; i++) {
     gc();

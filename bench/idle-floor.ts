@@ -7,14 +7,13 @@
 //   npx node bench/idle-floor.ts [--count 1000] [--rounds 2] [--kinds tls-x25519,tls,https,h2]
 //
 // Loopback only; bounded in count and time (each hold ends after 60 s at most).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { run } from './exec.ts';
+import { freePort } from '../test/helpers/ports.ts';
+import { jsonLineReader, run, withTimeout } from './exec.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,44 +29,16 @@ const CLIENT = join(import.meta.dirname, 'idle-client.ts');
 
 interface Memory { rssKib: number; anonKib: number; heapUsedKib: number }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
-
-/** Lines of a child's stdout, one at a time, each bounded in time. */
-function lines(child: ChildProcess): () => Promise<string> {
-  const it = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
-  return async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('no answer from a child within 60 s')), 60_000);
-    });
-    try {
-      const next = await Promise.race([it.next(), timeout]);
-      if (next.done === true) throw new Error('a child ended early');
-      return next.value;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-}
-
 /** Opens `count` idle connections; resolves with a function that closes them. */
 async function holdConnections(port: number, count: number): Promise<{ opened: number; close: () => Promise<void> }> {
   const client = spawn('taskset', ['-c', '1', process.execPath, CLIENT, '127.0.0.1', String(port), String(count), '50', '60'], { stdio: ['pipe', 'pipe', 'ignore'] });
-  const next = lines(client);
-  const { opened } = JSON.parse(await next()) as { opened: number };
+  const next = jsonLineReader(client.stdout);
+  const { opened } = (await withTimeout(next(), 60_000, 'idle client')) as { opened: number };
   return {
     opened,
     close: async () => {
-      client.stdin?.end();
-      await next();
+      client.stdin.end();
+      await withTimeout(next(), 60_000, 'idle client close');
     },
   };
 }
@@ -76,11 +47,11 @@ async function measure(kind: string, cert: string, key: string): Promise<{ rss: 
   const port = await freePort();
   const server = spawn('taskset', ['-c', '0', process.execPath, '--expose-gc', '--max-semi-space-size=16', SERVER, kind, String(port), cert, key], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
-    const next = lines(server);
-    await next();
+    const next = jsonLineReader(server.stdout);
+    await withTimeout(next(), 60_000, `${kind} server`);
     const memory = async (): Promise<Memory> => {
-      server.stdin?.write('memory\n');
-      return JSON.parse(await next()) as Memory;
+      server.stdin.write('memory\n');
+      return (await withTimeout(next(), 60_000, `${kind} server memory`)) as Memory;
     };
     // Warm-up: what the first connections bring in once (code, pools) is not per connection.
     await (await holdConnections(port, 50)).close();

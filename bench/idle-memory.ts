@@ -4,7 +4,7 @@
 // The runner restarts the peer for it (bench/run.ts): on a process that has freed memory
 // before, the new connections reuse some of it and the figure shows less than they hold.
 import { fileURLToPath } from 'node:url';
-import { cleanEnv, nsExec, sleep, start } from './exec.ts';
+import { cleanEnv, jsonLineReader, nsExec, sleep, start, withTimeout } from './exec.ts';
 import type { LoadContext } from './load.ts';
 import { CLIENT_NS, ORIGIN_NAME } from './netns.ts';
 import { treeRssKib } from './proc-memory.ts';
@@ -30,37 +30,6 @@ interface ReadyLine {
   ms: number;
 }
 
-/** Reads JSON lines from the child's stdout. */
-function lineReader(stream: NodeJS.ReadableStream): () => Promise<unknown> {
-  const lines: string[] = [];
-  const waiters: ((line: string) => void)[] = [];
-  let partial = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (d: string) => {
-    partial += d;
-    let nl: number;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const line = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      const waiter = waiters.shift();
-      if (waiter !== undefined) waiter(line);
-      else lines.push(line);
-    }
-  });
-  return () => {
-    const line = lines.shift();
-    if (line !== undefined) return Promise.resolve(JSON.parse(line));
-    return new Promise((resolve) => waiters.push((l) => resolve(JSON.parse(l))));
-  };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref()),
-  ]);
-}
-
 export async function measureIdleMemory(ctx: LoadContext, peerPid: number, count: number): Promise<IdleMemoryResult> {
   await sleep(1000); // let the peer settle after its warm-up load
   const rssBeforeKib = await treeRssKib(peerPid);
@@ -74,7 +43,7 @@ export async function measureIdleMemory(ctx: LoadContext, peerPid: number, count
   );
   try {
     if (client.child.stdout === null || client.child.stdin === null) throw new Error('idle client: no pipes');
-    const next = lineReader(client.child.stdout);
+    const next = jsonLineReader(client.child.stdout);
     const ready = (await withTimeout(next(), 45_000, 'idle client')) as ReadyLine;
     await sleep(2000); // idle: let buffers be released and any lazy cleanup run
     const rssAfterKib = await treeRssKib(peerPid);

@@ -32,7 +32,7 @@ import { freePort } from '../test/helpers/ports.ts';
 import { run } from './exec.ts';
 import { renderLlmStreams } from './report.ts';
 import { SLUICE_ENV, SLUICE_NODE_FLAGS } from './peers/sluice.ts';
-import { stageInstalledApp } from './peers/installed-app.ts';
+import { fillSluiceCompileCache, stageInstalledApp } from './peers/installed-app.ts';
 
 const ORIGIN_ADDRESS = '127.0.0.7';
 const HOST = 'api.anthropic.com';
@@ -341,8 +341,7 @@ llm = "anthropic"
 private = true
 `);
   // The bundle, laid out as the image installs it, its compile cache filled as the image's build does.
-  const bin = join(await stageInstalledApp(options.repoRoot, dir), 'bin', 'sluice.js');
-  await run([process.execPath, bin, 'run', '--help'], { timeoutMs: 30_000 });
+  const bin = await fillSluiceCompileCache(await stageInstalledApp(options.repoRoot, dir));
   const { child, stop } = await spawnServer(pinned(options.cpu, [process.execPath, ...SLUICE_NODE_FLAGS, ...(options.nodeFlags ?? []), bin, 'run', '-c', config]), 'sluice: listening on', httpsPort, { ...SLUICE_ENV });
   return { child, httpsPort, adminPort, caCert: await readFile(join(dir, 'certs', 'ca.crt'), 'utf8'), stop };
 }

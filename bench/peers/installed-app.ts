@@ -23,3 +23,19 @@ export async function stageInstalledApp(repoRoot: string, dir: string): Promise<
   }
   return app;
 }
+
+/**
+ * Fills sluice's compile cache in `app` as its image does at build time: a start of an installed
+ * sluice. Node keeps one cache per uid (…-<uid> folders) and uses it only where that uid may
+ * write, so with `uid` it is filled as that uid, in a folder given to it. Returns bin/sluice.js.
+ */
+export async function fillSluiceCompileCache(app: string, uid?: number): Promise<string> {
+  const bin = join(app, 'bin', 'sluice.js');
+  const cache = join(app, 'node_modules', '.cache', 'sluice');
+  await mkdir(cache, { recursive: true });
+  if (uid !== undefined) await run(['chown', '-R', `${uid}:${uid}`, cache], { allowFail: true });
+  const asUid = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+  await run([...asUid, process.execPath, bin, 'run', '--help'], { timeoutMs: 30_000 });
+  return bin;
+}
+

@@ -5,9 +5,8 @@ import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ORIGIN_NAME } from '../netns.ts';
 import { ORIGIN_H2_PORT } from '../origin.ts';
-import { run } from '../exec.ts';
 import { giveTo, startPeerProcess } from './peer-process.ts';
-import { stageInstalledApp } from './installed-app.ts';
+import { fillSluiceCompileCache, stageInstalledApp } from './installed-app.ts';
 import { PeerUnavailable } from './types.ts';
 import type { Peer, PeerContext, RunningPeer } from './types.ts';
 
@@ -75,18 +74,11 @@ export function sluicePeer(options: SluicePeerOptions = {}): Peer {
         throw new PeerUnavailable('bin/sluice.js or src/cli/main.ts missing');
       }
       const app = fromSources ? ctx.repoRoot : await stageInstalledApp(ctx.repoRoot, ctx.dir);
-      const bin = join(app, 'bin', 'sluice.js');
       const config = join(ctx.dir, 'sluice.toml');
       await writeFile(config, sluiceConfig(ctx, leafKey, h2Upstream ? ORIGIN_H2_PORT : 443));
       await mkdir(join(ctx.dir, 'home'), { recursive: true });
       await giveTo(ctx.dir, UID);
-      // Fill sluice's compile cache as its image does at build time: a start of an installed
-      // sluice. Node keeps one cache per uid (…-<uid> folders) and uses it only where that uid
-      // may write, so it is filled as sluice's uid, in a folder given to it.
-      const cache = join(app, 'node_modules', '.cache', 'sluice');
-      await mkdir(cache, { recursive: true });
-      await run(['chown', '-R', `${UID}:${UID}`, cache], { allowFail: true });
-      await run(['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', process.execPath, bin, 'run', '--help'], { timeoutMs: 30_000 });
+      const bin = await fillSluiceCompileCache(app, UID);
       return startPeerProcess({
         // `npx node bin/sluice.js run -c FILE` minus the npx wrapper process, so the measured
         // process tree is sluice alone: the same Node 24 binary npx would pick.

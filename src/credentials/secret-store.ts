@@ -14,9 +14,9 @@ import { TOKEN_PREFIX, parseToken, type ParsedToken } from './macaroon.ts';
 import { findTokens, replaceTokens } from './token-scan.ts';
 import { describeSecretProblem, readSecretValues, type SecretValue } from './secret-sources.ts';
 import { createTokenVerifier } from './token-verifier.ts';
-import { formsPattern, literalPattern, type FormNeedle, type PatternValue, type ScanPattern } from './secret-forms.ts';
+import { formsPattern, literalPattern, type PatternValue, type ScanPattern } from './secret-forms.ts';
 import { replacementFor } from './same-form.ts';
-import { createStreamReplacer, createStreamScanner, findIn, replaceAll, type StreamOptions, type StreamReplacer } from './stream-replace.ts';
+import { createStreamReplacer, createStreamScanner, findIn, replaceAll, type Replacement, type StreamOptions, type StreamReplacer } from './stream-replace.ts';
 import { createGrpcFrameTracker } from './grpc-frames.ts';
 
 /** Host names whose credential scope is remembered (cleared whole when full). */
@@ -118,11 +118,15 @@ export function createSecretStore(config: Config, options: SecretStoreOptions = 
   const redactPattern = formsPattern([...realForms, ...surrogates.map((s) => ({ text: s.value, base64: false }))]);
   const redactNames = [...real.map((r) => r.credential.name), ...surrogates.map((s) => s.credential.name)];
   const scrubTo = real.map((r) => r.surrogate ?? marker(r.credential));
+  // A real value becomes its surrogate in the echo's form; the tail of one that overlaps the
+  // previous (stream-replace.ts) takes no more bytes than it had, as with a promised length.
+  const scrubReplacement = (keepLength: boolean): Replacement => (raw, needle, tail) => replacementFor(raw, needle, scrubTo[needle.value] as string, keepLength || tail);
+  const scrubKeepingLength = scrubReplacement(true);
+  const scrubFree = scrubReplacement(false);
+  // In a log line both overlapping values go under the first one's marker.
+  const redactReplacement: Replacement = (_raw, needle, tail) => (tail ? EMPTY : Buffer.from(marker(redactNames[needle.value] as string)));
   const scrubber = (keepLength: boolean, framing?: StreamFraming): StreamReplacer =>
-    createStreamReplacer(realPattern, (raw, needle, tail) => replacementFor(raw, needle, scrubTo[needle.value] as string, keepLength || tail), {
-      ...streamOptions(framing),
-      overlaps: true,
-    });
+    createStreamReplacer(realPattern, keepLength ? scrubKeepingLength : scrubFree, { ...streamOptions(framing), overlaps: true });
 
   // The body watch's pattern depends on which surrogates are misplaced on the host: a few sets per config.
   const watchPatterns = new Map<string, { pattern: ScanPattern; findings: BodyFinding[] }>();
@@ -187,9 +191,7 @@ export function createSecretStore(config: Config, options: SecretStoreOptions = 
     redact(text) {
       let out = text;
       if (redactPattern.needles.length > 0) {
-        // The tail of an overlapping value goes with the marker of the one it overlaps.
-        const redacted = (_raw: Buffer, needle: FormNeedle, tail: boolean): Buffer => (tail ? EMPTY : Buffer.from(marker(redactNames[needle.value] as string)));
-        out = replaceAll(redactPattern, Buffer.from(text, 'utf8'), redacted, { overlaps: true }).toString('utf8');
+        out = replaceAll(redactPattern, Buffer.from(text, 'utf8'), redactReplacement, { overlaps: true }).toString('utf8');
       }
       if (out.includes(TOKEN_PREFIX)) out = replaceTokens(out, (token) => marker(parseToken(token)?.credential ?? 'token'));
       return out;
@@ -197,8 +199,7 @@ export function createSecretStore(config: Config, options: SecretStoreOptions = 
 
     scrub(text) {
       if (realPattern.needles.length === 0) return text;
-      const scrubbed = (raw: Buffer, needle: FormNeedle, tail: boolean): Buffer => replacementFor(raw, needle, scrubTo[needle.value] as string, tail);
-      return replaceAll(realPattern, Buffer.from(text, 'utf8'), scrubbed, { overlaps: true }).toString('utf8');
+      return replaceAll(realPattern, Buffer.from(text, 'utf8'), scrubFree, { overlaps: true }).toString('utf8');
     },
 
     scrubChangesLength: real.some((r, i) => Buffer.byteLength(r.value) !== Buffer.byteLength(scrubTo[i] as string)) || realPattern.needles.some((n) => n.kind === 'base64'),

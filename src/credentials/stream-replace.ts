@@ -195,7 +195,7 @@ export function createStreamReplacer(pattern: ScanPattern, replacement: Replacem
 }
 
 /** Replaces every match in one whole text (headers, a reason phrase, a log line). */
-export function replaceAll(pattern: ScanPattern, input: Buffer, replacement: Replacement, options: { overlaps?: boolean } = {}): Buffer {
+export function replaceAll(pattern: ScanPattern, input: Buffer, replacement: Replacement, options: Pick<StreamOptions, 'overlaps'> = {}): Buffer {
   const replacer = createStreamReplacer(pattern, replacement, options);
   const head = replacer.push(input);
   const rest = replacer.end();

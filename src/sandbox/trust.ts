@@ -12,7 +12,7 @@ import type { Config } from '../config/types.ts';
 import { mintKeyPath } from '../credentials/mint-key.ts';
 import { secretSources } from '../credentials/secret-sources.ts';
 import { CA_KEY_FILE } from '../tls/ca.ts';
-import { upstreamRoots } from '../tls/upstream-roots.ts';
+import { upstreamRootsFile } from '../tls/upstream-roots.ts';
 import { kernelAllows, type AccessQuestion, type Who } from './access-as.ts';
 import { changeableEntries } from './code-tree.ts';
 import { walkPath, type PathStep } from './path-walk.ts';
@@ -62,8 +62,8 @@ export function guardedPaths({ configFile, config, code }: TrustInputs): Guarded
   if (extraUpstreamCa) guarded.push({ path: extraUpstreamCa, what: 'the extra upstream CA', secret: false, fix: rootFile(extraUpstreamCa) });
   // The roots upstream certificates are verified against, where they come from one file: CMD
   // must not add a root of its own there (a folder-based store is left to the system's owner).
-  const roots = upstreamRoots();
-  if (roots.source.startsWith('/')) guarded.push({ path: roots.source, what: 'the system roots upstream certificates are verified against', secret: false, fix: rootFile(roots.source) });
+  const rootsFile = upstreamRootsFile()?.source;
+  if (rootsFile !== undefined) guarded.push({ path: rootsFile, what: 'the system roots upstream certificates are verified against', secret: false, fix: rootFile(rootsFile) });
   for (const entry of secretSources(config)) {
     if (entry.source.kind !== 'file') continue;
     const path = entry.source.path;

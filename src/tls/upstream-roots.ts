@@ -11,7 +11,7 @@
 // or the system keeps its roots in a directory only, Node's reading is used, each root once.
 // Node's bundled Mozilla roots are the last resort.
 import tls from 'node:tls';
-import { SYSTEM_BUNDLE_PATHS, readSystemBundleFile } from './trust-bundle.ts';
+import { SYSTEM_BUNDLE_PATHS, readSystemBundleFile, type SystemRoots } from './trust-bundle.ts';
 
 export interface UpstreamRoots {
   /** PEM certificates, one per string, for `tls.createSecureContext({ ca })`; the caller's own array. */
@@ -20,13 +20,17 @@ export interface UpstreamRoots {
   source: string;
 }
 
+/** The bundle file the roots come from, where they come from one (OpenSSL's locations are the defaults). */
+export function upstreamRootsFile(env: NodeJS.ProcessEnv = process.env, paths: readonly string[] = SYSTEM_BUNDLE_PATHS): SystemRoots | undefined {
+  if (env.SSL_CERT_FILE !== undefined || env.SSL_CERT_DIR !== undefined) return undefined;
+  return readSystemBundleFile(paths);
+}
+
 export function upstreamRoots(env: NodeJS.ProcessEnv = process.env, paths: readonly string[] = SYSTEM_BUNDLE_PATHS): UpstreamRoots {
-  if (env.SSL_CERT_FILE === undefined && env.SSL_CERT_DIR === undefined) {
-    const file = readSystemBundleFile(paths);
-    // One entry per certificate: Node stops reading a PEM string at the first block it cannot
-    // parse, so one damaged block in the file must not take the roots after it along.
-    if (file !== undefined) return { pems: [...file.blocks], source: file.source };
-  }
+  const file = upstreamRootsFile(env, paths);
+  // One entry per certificate: Node stops reading a PEM string at the first block it cannot
+  // parse, so one damaged block in the file must not take the roots after it along.
+  if (file !== undefined) return { pems: [...file.blocks], source: file.source };
   let system: string[] = [];
   try {
     system = [...new Set(tls.getCACertificates('system'))];
