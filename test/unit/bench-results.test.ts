@@ -2,7 +2,7 @@
 // or an inverted comparison would silently turn a failed goal into a pass.
 import { describe, expect, it } from 'vitest';
 import { parseWrk, unproxiedProblem } from '../../bench/load.ts';
-import { checkGoals, floorLines, renderLlmStreams } from '../../bench/report.ts';
+import { checkGoals, floorLines, limitLines, renderLlmStreams } from '../../bench/report.ts';
 import type { LlmStreamResult } from '../../bench/llm-stream.ts';
 import type { PeerResult } from '../../bench/report.ts';
 
@@ -82,6 +82,24 @@ describe('checkGoals', () => {
 
   it('has no verdict where a figure is missing', () => {
     expect(checkGoals(peers).every((g) => g.pass === undefined)).toBe(true);
+  });
+
+  it('judges the same bar on node-floor, and sorts sluice\'s misses into Node\'s limit and its own cost', () => {
+    // sluice misses keep-alive (1.2× squid-w2 = 14,400) and the idle bar; node-floor misses
+    // keep-alive too but meets the idle bar.
+    const goals = checkGoals([...peers, peer('node-floor', 14_000, 0.2, 700, 39), peer('sluice', 13_000, 0.25, 400, 41)]);
+    expect(goals[0]).toMatchObject({ pass: false, floor: { pass: false, value: '14,000 vs 1.2 × 12,000' } });
+    expect(goals[4]).toMatchObject({ pass: false, floor: { pass: true, value: '39.0 KiB' } });
+    expect(limitLines(goals)).toEqual([
+      '',
+      'Of the 2 bar(s) sluice missed:',
+      '- Node\'s floor misses too (the limit is Node\'s): keep-alive req/s ≥ 1.2× squid-w2',
+      '- node-floor meets (sluice\'s own cost): ≤ 40 KiB per idle connection',
+    ]);
+    // Without node-floor in the run there is no floor verdict and nothing to sort.
+    const alone = checkGoals([...peers, peer('sluice', 13_000, 0.25, 400, 41)]);
+    expect(alone.every((g) => g.floor === undefined)).toBe(true);
+    expect(limitLines(alone)).toEqual([]);
   });
 });
 
