@@ -3,12 +3,11 @@
 // (negotiated by ALPN). Metadata credentials are swapped on scoped hosts, trailers arrive intact,
 // deadlines and cancellation cross sluice both ways, and a refusal is a gRPC status.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { createTestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
+import { localOriginToml, secretFile } from '../helpers/local-origin.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { skipUnlessTools } from '../helpers/tools.ts';
 
@@ -48,7 +47,6 @@ type Client = InstanceType<typeof EchoClient> & Record<string, (...args: unknown
 let server: grpc.Server;
 let dns: TestResolver;
 let t: TestSluice;
-let secretDir: string;
 let lastAuth: string | undefined;
 const cancelled: string[] = [];
 
@@ -114,24 +112,13 @@ beforeAll(async () => {
     }]), (err, p) => (err === null ? resolve(p) : reject(err)));
   });
   dns = await startDnsmasq({ 'grpc.test': ['127.0.0.1'], 'other.test': ['127.0.0.1'] });
-  secretDir = mkdtempSync(join(tmpdir(), 'sluice-grpc-secret-'));
-  writeFileSync(join(secretDir, 'token'), REAL, { mode: 0o600 });
-  t = await startTestSluice(`
-[proxy]
-extra_upstream_ca = "${pki.caCert}"
+  t = await startTestSluice(`${localOriginToml({ caCert: pki.caCert, port, dns, names: ['grpc.test'] })}
 [client]
 headers_timeout_ms = ${CLIENT_HEADERS_TIMEOUT_MS}
-[upstream]
-https_port = ${port}
-[dns]
-upstream = "${dns.address}"
-[[allow]]
-host = "grpc.test"
-private = true
 [credentials.grpc]
 hosts = ["grpc.test"]
 surrogate = "${SURROGATE}"
-secret = { file = "${join(secretDir, 'token')}" }
+secret = { file = "${secretFile(REAL)}" }
 `);
 });
 
@@ -139,7 +126,6 @@ afterAll(async () => {
   await t?.stop();
   server?.forceShutdown();
   await dns?.stop();
-  if (secretDir !== undefined) rmSync(secretDir, { recursive: true, force: true });
 });
 
 /** A client as an agent would build it, connecting to what its capture sends to sluice. */

@@ -4,12 +4,11 @@
 // with its credential swapped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import https from 'node:https';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createTestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
+import { localOriginToml, secretFile } from '../helpers/local-origin.ts';
 import { lookupLoopback } from '../helpers/loopback-lookup.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -21,7 +20,6 @@ let dns: TestResolver;
 let origin: https.Server;
 let wss: WebSocketServer;
 let t: TestSluice;
-let secretDir: string;
 const serverSaw: { closes: Array<[number, string]>; auth: string[]; beta: string[] } = { closes: [], auth: [], beta: [] };
 
 beforeAll(async () => {
@@ -52,29 +50,15 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => origin.listen(port, '127.0.0.1', resolve));
   dns = await startDnsmasq({ 'ws.test': ['127.0.0.1'], 'api.openai.com': ['127.0.0.1'] });
-  secretDir = mkdtempSync(join(tmpdir(), 'sluice-wsl-secret-'));
-  writeFileSync(join(secretDir, 'key'), REAL, { mode: 0o600 });
-  t = await startTestSluice(`
-[proxy]
-extra_upstream_ca = "${pki.caCert}"
-[upstream]
-https_port = ${port}
-[dns]
-upstream = "${dns.address}"
+  t = await startTestSluice(`${localOriginToml({ caCert: pki.caCert, port, dns, names: ['ws.test', 'api.openai.com'] })}
 [websocket]
 max_frame_bytes = 1024
 max_message_bytes = 4096
 idle_timeout_ms = 800
-[[allow]]
-host = "ws.test"
-private = true
-[[allow]]
-host = "api.openai.com"
-private = true
 [credentials.openai]
 hosts = ["api.openai.com"]
 surrogate = "${SURROGATE}"
-secret = { file = "${join(secretDir, 'key')}" }
+secret = { file = "${secretFile(REAL)}" }
 `);
 });
 
@@ -84,7 +68,6 @@ afterAll(async () => {
   wss?.close();
   await new Promise((resolve) => origin?.close(resolve));
   await dns?.stop();
-  if (secretDir !== undefined) rmSync(secretDir, { recursive: true, force: true });
 });
 
 function open(host: string, path: string, headers: Record<string, string> = {}): Promise<WebSocket> {

@@ -5,12 +5,11 @@
 // the `ws` client, must only ever see the surrogate.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import https from 'node:https';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createTestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
+import { localOriginToml, secretFile } from '../helpers/local-origin.ts';
 import { lookupLoopback } from '../helpers/loopback-lookup.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -25,7 +24,6 @@ let dns: TestResolver;
 let origin: https.Server;
 let wss: WebSocketServer;
 let t: TestSluice;
-let secretDir: string;
 let receivedAuth: string | undefined;
 let receivedExtensions: string | undefined;
 
@@ -67,25 +65,11 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => origin.listen(port, '127.0.0.1', resolve));
   dns = await startDnsmasq({ 'creds.test': ['127.0.0.1'], 'plain.test': ['127.0.0.1'] });
-  secretDir = mkdtempSync(join(tmpdir(), 'sluice-ws-secret-'));
-  writeFileSync(join(secretDir, 'key'), REAL, { mode: 0o600 });
-  t = await startTestSluice(`
-[proxy]
-extra_upstream_ca = "${pki.caCert}"
-[upstream]
-https_port = ${port}
-[dns]
-upstream = "${dns.address}"
-[[allow]]
-host = "creds.test"
-private = true
-[[allow]]
-host = "plain.test"
-private = true
+  t = await startTestSluice(`${localOriginToml({ caCert: pki.caCert, port, dns, names: ['creds.test', 'plain.test'] })}
 [credentials.ws]
 hosts = ["creds.test"]
 surrogate = "${SURROGATE}"
-secret = { file = "${join(secretDir, 'key')}" }
+secret = { file = "${secretFile(REAL)}" }
 `);
 });
 
@@ -94,7 +78,6 @@ afterAll(async () => {
   wss?.close();
   await new Promise((resolve) => origin?.close(resolve));
   await dns?.stop();
-  if (secretDir !== undefined) rmSync(secretDir, { recursive: true, force: true });
 });
 
 function open(host: string, path: string, auth = true): WebSocket {

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { Agent, WebSocket } from 'undici';
 import { createTestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
+import { localOriginToml } from '../helpers/local-origin.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { freePort } from '../helpers/ports.ts';
 import { skipUnlessTools } from '../helpers/tools.ts';
@@ -52,17 +53,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => origin.listen(port, '127.0.0.1', resolve));
   dns = await startDnsmasq({ 'ws.test': ['127.0.0.1'] });
-  t = await startTestSluice(`
-[proxy]
-extra_upstream_ca = "${pki.caCert}"
-[upstream]
-https_port = ${port}
-[dns]
-upstream = "${dns.address}"
-[[allow]]
-host = "ws.test"
-private = true
-`);
+  t = await startTestSluice(localOriginToml({ caCert: pki.caCert, port, dns, names: ['ws.test'] }));
 });
 
 afterAll(async () => {
