@@ -3,6 +3,11 @@
 // at a message end (stream-replace.ts): the next message starts with its flag byte, 0 or 1, a
 // control byte no match can hold, so no match spans the end. Without this a bidi stream would
 // wait for the window to fill: the client sends a message and waits for the reply to it.
+// A header whose flag byte is neither 0 nor 1 is not gRPC framing: from there on no end is
+// trusted (the scanner keeps its window). That comes too late for an end already released: a
+// sender that declares an end inside a value has the value's first part out before the next
+// header shows the framing false. Where the agent chooses the bytes around a real value (a
+// host with a body swap) the scrub does not use message ends at all: response-scrub.ts.
 
 export interface FrameTracker {
   /** Feeds the next bytes of the stream. */
@@ -11,41 +16,70 @@ export interface FrameTracker {
   readonly lastEnd: number;
 }
 
-const HEADER_BYTES = 5;
+/** What a walk over gRPC framing reports, in stream order. */
+export interface FrameVisitor {
+  /** A message header; false stops the walk for good (the rest is not framing). */
+  header(flag: number, length: number): boolean;
+  /** The next slice of the current message's payload (a view of the pushed chunk). */
+  payload?(part: Buffer): void;
+  /** The current message ended, `offset` bytes into the stream. */
+  end?(offset: number): void;
+}
 
-export function createGrpcFrameTracker(): FrameTracker {
-  const header = Buffer.alloc(HEADER_BYTES);
+export const GRPC_HEADER_BYTES = 5;
+
+/** Walks gRPC's framing across pushes split anywhere, reporting to `visit`. */
+export function createGrpcFrameWalker(visit: FrameVisitor): { push(chunk: Buffer): void } {
+  const header = Buffer.alloc(GRPC_HEADER_BYTES);
   let headerFilled = 0;
   /** Payload bytes still to come; -1 while reading a header. */
   let remaining = -1;
   let seen = 0;
-  let lastEnd = 0;
+  let stopped = false;
   return {
-    get lastEnd() {
-      return lastEnd;
-    },
     push(chunk) {
       let i = 0;
-      while (i < chunk.length) {
+      while (!stopped && i < chunk.length) {
         if (remaining < 0) {
-          const take = Math.min(HEADER_BYTES - headerFilled, chunk.length - i);
+          const take = Math.min(GRPC_HEADER_BYTES - headerFilled, chunk.length - i);
           chunk.copy(header, headerFilled, i, i + take);
           headerFilled += take;
           i += take;
-          if (headerFilled < HEADER_BYTES) break;
+          if (headerFilled < GRPC_HEADER_BYTES) break;
           headerFilled = 0;
           remaining = header.readUInt32BE(1);
+          if (!visit.header(header[0] as number, remaining)) {
+            stopped = true;
+            break;
+          }
         }
         const take = Math.min(remaining, chunk.length - i);
+        if (take > 0) visit.payload?.(chunk.subarray(i, i + take));
         i += take;
         remaining -= take;
         if (remaining === 0) {
           remaining = -1;
-          lastEnd = seen + i;
+          visit.end?.(seen + i);
         }
       }
       seen += chunk.length;
     },
+  };
+}
+
+export function createGrpcFrameTracker(): FrameTracker {
+  let lastEnd = 0;
+  const walker = createGrpcFrameWalker({
+    header: (flag) => flag === 0 || flag === 1,
+    end: (offset) => {
+      lastEnd = offset;
+    },
+  });
+  return {
+    get lastEnd() {
+      return lastEnd;
+    },
+    push: (chunk) => walker.push(chunk),
   };
 }
 

@@ -51,6 +51,19 @@ describe('gRPC framing', () => {
     }
   });
 
+  it('trusts no message end after a header whose flag byte is neither 0 nor 1', () => {
+    const bogus = Buffer.concat([Buffer.from([0x41, 0, 0, 0, 3]), Buffer.from('xyz')]);
+    const t = createGrpcFrameTracker();
+    t.push(Buffer.concat([message('abc'), bogus, message('ok'), message('')]));
+    expect(t.lastEnd).toBe(8);
+    // Flag 1 (compressed) is framing.
+    const c = createGrpcFrameTracker();
+    const compressed = message('zz');
+    compressed[0] = 1;
+    c.push(Buffer.concat([message('abc'), compressed]));
+    expect(c.lastEnd).toBe(15);
+  });
+
   it('tracks message ends across chunks, empty messages included', () => {
     const t = createGrpcFrameTracker();
     const stream = Buffer.concat([message(''), message('abc'), message('defgh')]);
