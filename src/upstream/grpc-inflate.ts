@@ -1,13 +1,15 @@
-// gRPC compresses each message itself (its flag byte 1, the algorithm in `grpc-encoding`), not
-// the HTTP body, so response-decoder.ts never sees it. A scrub must see plaintext: an echo of
-// a real value inside a gzip'd message would otherwise reach the agent, which only has to
-// inflate it. This re-frames a gRPC response's messages uncompressed: flag-0 messages pass
-// through as they stream; a compressed one is held whole (bounded, and counted in the shared
-// buffer budget), inflated and sent as a flag-0 message of its new length. A gRPC peer reads
-// a flag-0 message as uncompressed whatever `grpc-encoding` says. Anything that cannot be
-// inflated (another algorithm, flag 1 without one, a corrupt or oversized message, a stream
-// cut inside a held message) stops the output for good, with the reason in `failure`: the
-// caller ends the call with an error status instead of passing bytes no scrub could read.
+// gRPC compresses each message itself (flag bit 0x01, the algorithm in `grpc-encoding`; gRPC-Web
+// and Connect's streams frame and name it the same way), not the HTTP body, so
+// response-decoder.ts never sees it. A scrub must see plaintext: an echo of a real value inside
+// a gzip'd message would otherwise reach the agent, which only has to inflate it. This
+// re-frames the messages uncompressed: plain ones pass through as they stream; a compressed one
+// is held whole (bounded, and counted in the shared buffer budget), inflated and sent with the
+// compression bit clear and its new length. A peer reads a message without that bit as plain
+// whatever the encoding header says. Anything that cannot be inflated (another algorithm, the
+// bit without one, a corrupt or oversized message, a flag that is not this framing, a stream
+// cut inside a held message) stops the output for good, with a reason in `failure`: the caller
+// ends the call with an error instead of passing bytes no scrub could read. The reasons name
+// what went wrong, never a value read from the bytes (they may be a real value's bytes).
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { createGrpcFrameWalker, GRPC_HEADER_BYTES } from '../credentials/grpc-frames.ts';
 import { sharedBufferBudget, type BufferBudget } from '../pipeline/buffer-budget.ts';
@@ -19,7 +21,7 @@ const EMPTY = Buffer.alloc(0);
 
 export interface GrpcInflater {
   push(chunk: Buffer): Buffer;
-  /** Releases its budget; what it still held (a message cut short) becomes a failure. */
+  /** Releases its budget; what it still held (a message cut short) becomes a failure. Once. */
   end(): Buffer;
   /** Why the output stopped, once it did. */
   readonly failure: string | undefined;
@@ -46,15 +48,27 @@ function header(flag: number, length: number): Buffer {
   return h;
 }
 
-/**
- * `grpcWeb`: gRPC-Web's binary framing, whose trailers travel in a last frame flagged 0x80
- * (passed through like a flag-0 message).
- */
-export function createGrpcInflater(encoding: string | undefined, options: { grpcWeb?: boolean; owner?: object; budget?: BufferBudget } = {}): GrpcInflater {
+export interface InflaterOptions {
+  /** Flag bits besides compression that the framing uses: gRPC-Web's trailer frame 0x80, Connect's end of stream 0x02. */
+  extraFlag?: number;
+  /**
+   * Refuse compressed messages whatever their encoding, with this reason: where the agent wrote
+   * the bytes around a real value (a host with a body swap), whether they inflate would tell it
+   * something about the value.
+   */
+  refuseCompressed?: string;
+  owner?: object;
+  budget?: BufferBudget;
+}
+
+export function createGrpcInflater(encoding: string | undefined, options: InflaterOptions = {}): GrpcInflater {
   const reservation = (options.budget ?? sharedBufferBudget).open(options.owner);
-  /** The current message's compressed payload, while one is held. */
+  const allowed = (options.extraFlag ?? 0) | 1;
+  /** The current message's compressed payload and flag, while one is held. */
   let held: Buffer[] | undefined;
+  let heldFlag = 0;
   let failure: string | undefined;
+  let ended = false;
   /** What the current push lets out. */
   let out: Buffer[] = [];
 
@@ -65,34 +79,44 @@ export function createGrpcInflater(encoding: string | undefined, options: { grpc
     return false;
   };
 
-  /** The held message, inflated and framed as flag 0. */
+  /** The held message, inflated and framed with the compression bit clear. */
   const inflateHeld = (): void => {
     const inflate = inflaterFor(encoding);
     const compressed = Buffer.concat(held ?? []);
     held = undefined;
     reservation.shrink(reservation.bytes);
     if (inflate === undefined) {
-      fail(`a compressed gRPC message with grpc-encoding ${encoding ?? '(none)'}, which sluice cannot inflate to scrub`);
+      fail(`a compressed message whose encoding (${encoding === undefined ? 'none named' : 'not gzip or deflate'}) sluice cannot inflate to scrub`);
       return;
     }
+    let plain: Buffer;
     try {
-      const plain = inflate(compressed);
-      out.push(header(0, plain.length), plain);
-    } catch (err) {
-      fail(`a compressed gRPC message could not be inflated (${(err as Error).message}); over ${MAX_GRPC_MESSAGE_BYTES} bytes inflated, or corrupt`);
+      plain = inflate(compressed);
+    } catch {
+      fail(`a compressed message that could not be inflated (corrupt, or over ${MAX_GRPC_MESSAGE_BYTES} bytes inflated)`);
+      return;
     }
+    // The inflated copy counts while it is handed on: many at once must not pass the budget.
+    if (!reservation.grow(plain.length)) {
+      fail('a compressed message, with the [proxy] buffer_budget_bytes budget spent');
+      return;
+    }
+    reservation.shrink(plain.length);
+    out.push(header(heldFlag & ~1, plain.length), plain);
   };
 
   const walker = createGrpcFrameWalker({
     header(flag, length) {
-      if (flag === 1) {
-        if (length > MAX_GRPC_MESSAGE_BYTES) return fail(`a compressed gRPC message of ${length} bytes, over the ${MAX_GRPC_MESSAGE_BYTES} sluice holds to inflate and scrub`);
-        if (!reservation.grow(length)) return fail('a compressed gRPC message, with the [proxy] buffer_budget_bytes budget spent');
-        held = [];
+      if ((flag & ~allowed) !== 0) return fail('a message whose flag byte is not this framing\'s');
+      if ((flag & 1) === 0) {
+        out.push(header(flag, length));
         return true;
       }
-      if (flag !== 0 && !(options.grpcWeb === true && flag === 0x80)) return fail(`a gRPC message with flag byte ${flag}`);
-      out.push(header(flag, length));
+      if (options.refuseCompressed !== undefined) return fail(options.refuseCompressed);
+      if (length > MAX_GRPC_MESSAGE_BYTES) return fail(`a compressed message over the ${MAX_GRPC_MESSAGE_BYTES} bytes sluice holds to inflate and scrub`);
+      if (!reservation.grow(length)) return fail('a compressed message, with the [proxy] buffer_budget_bytes budget spent');
+      held = [];
+      heldFlag = flag;
       return true;
     },
     payload(part) {
@@ -109,7 +133,7 @@ export function createGrpcInflater(encoding: string | undefined, options: { grpc
       return failure;
     },
     push(chunk) {
-      if (failure !== undefined) return EMPTY;
+      if (failure !== undefined || ended) return EMPTY;
       out = [];
       walker.push(chunk);
       // A failure withholds this push's bytes too: the call is ending in error.
@@ -117,7 +141,8 @@ export function createGrpcInflater(encoding: string | undefined, options: { grpc
       return out.length === 1 ? out[0] as Buffer : Buffer.concat(out);
     },
     end() {
-      if (failure === undefined && held !== undefined) fail('the response ended inside a compressed gRPC message');
+      if (!ended && failure === undefined && held !== undefined) fail('the response ended inside a compressed message');
+      ended = true;
       reservation.release();
       return EMPTY;
     },

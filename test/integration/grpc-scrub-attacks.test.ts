@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { createTestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
+import { grpcHeader } from '../helpers/grpc-message.ts';
 import { localOriginToml, secretFile } from '../helpers/local-origin.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { skipUnlessTools } from '../helpers/tools.ts';
@@ -33,13 +34,7 @@ const SURROGATE = 'sluice-surrogate-0123456789abcdef'; // 33: the swap changes t
 const HDR_REAL = 'hdr-REAL-token-MNOPQRSTUVWXYZ-0123456789';
 const HDR_SURROGATE = 'hdr-sluice-surrogate-abcdefghijklmn';
 
-/** One gRPC message header: a flag and a declared payload length. */
-function header(length: number, flag = 0): Buffer {
-  const h = Buffer.alloc(5);
-  h[0] = flag;
-  h.writeUInt32BE(length, 1);
-  return h;
-}
+const header = grpcHeader;
 
 /**
  * The echo.Echo service as the origin plays it. Say: the body back, in two writes `x-split-at`
@@ -57,6 +52,15 @@ function serveEcho(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
       stream.write(body.subarray(0, split));
       setTimeout(() => stream.end(body.subarray(split)), 300);
+      return;
+    }
+    if (headers[':path'] === '/echo.Echo/Cut') {
+      // A server stream: one plain message, then a compressed one cut short, then status OK.
+      const first = Buffer.from(JSON.stringify({ text: 'first' }));
+      const zipped = gzipSync(JSON.stringify({ text: 'second' }));
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-encoding': 'gzip' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(Buffer.concat([header(first.length), first, header(zipped.length, 1), zipped.subarray(0, 5)]));
       return;
     }
     const reply = gzipSync(JSON.stringify({ text: `you sent ${String(headers.authorization)}` }));
@@ -149,7 +153,35 @@ function unary(method: 'Zip' | 'Snappy'): Promise<{ reply?: Msg; error?: grpc.Se
   });
 }
 
+/** A server-streaming call from @grpc/grpc-js to zip.test: the messages and how it ended. */
+function serverStream(method: 'Cut'): Promise<{ messages: Msg[]; status?: grpc.StatusObject; error?: grpc.ServiceError }> {
+  const ser = (m: Msg): Buffer => Buffer.from(JSON.stringify(m));
+  const de = (b: Buffer): Msg => JSON.parse(String(b)) as Msg;
+  const Client = grpc.makeGenericClientConstructor({
+    [method]: { path: `/echo.Echo/${method}`, requestStream: false, responseStream: true, requestSerialize: ser, requestDeserialize: de, responseSerialize: ser, responseDeserialize: de },
+  }, 'Echo');
+  const client = new Client(`127.0.0.1:${t.sluice.ports.https}`, grpc.credentials.createSsl(readFileSync(t.caCert)), { 'grpc.ssl_target_name_override': 'zip.test', 'grpc.default_authority': 'zip.test' }) as unknown as Record<string, (...args: unknown[]) => grpc.ClientReadableStream<Msg>> & grpc.Client;
+  return new Promise((resolve) => {
+    const messages: Msg[] = [];
+    let error: grpc.ServiceError | undefined;
+    const call = client[method]?.({ text: 'hi' }) as grpc.ClientReadableStream<Msg>;
+    call.on('data', (m: Msg) => messages.push(m));
+    call.on('error', (e: grpc.ServiceError) => (error = e));
+    call.on('status', (status: grpc.StatusObject) => {
+      client.close();
+      setImmediate(() => resolve({ messages, status, error }));
+    });
+  });
+}
+
 describe.skipIf(skip)('gRPC per-message compression on a credential host', () => {
+  it('a stream whose compressed message is cut short ends INTERNAL, not OK with the message gone', async () => {
+    const got = await serverStream('Cut');
+    expect(got.messages).toEqual([{ text: 'first' }]);
+    expect(got.status?.code).toBe(grpc.status.INTERNAL);
+    expect(got.status?.details).toContain('could not inspect for secrets');
+  });
+
   it('a gzip\'d message quoting the real token reaches the gRPC client inflated and scrubbed', async () => {
     const got = await unary('Zip');
     expect(got.error).toBeUndefined();
@@ -164,7 +196,7 @@ describe.skipIf(skip)('gRPC per-message compression on a credential host', () =>
     const got = await unary('Snappy');
     expect(got.reply).toBeUndefined();
     expect(got.error?.code).toBe(grpc.status.INTERNAL);
-    expect(got.error?.details).toContain('grpc-encoding snappy');
+    expect(got.error?.details).toContain('could not inspect for secrets');
     expect(JSON.stringify(got)).not.toContain(HDR_REAL.slice(0, 12));
     const line = await t.waitForLog((l) => l.host === 'zip.test' && l.path === '/echo.Echo/Snappy');
     expect(JSON.stringify(line.trace)).toContain('cut_uninspectable_grpc');
@@ -189,6 +221,6 @@ describe.skipIf(skip)('gRPC scrub on a host that swaps in request bodies', () =>
     expect(got.body.length).toBeLessThanOrEqual(5 + pad.length);
     const line = await t.waitForLog((l) => l.host === 'echo.test' && l.path === '/echo.Echo/Say');
     expect(line.credential).toBe('echo');
-    expect(JSON.stringify(line.trace)).toContain('a gRPC message with flag byte');
+    expect(JSON.stringify(line.trace)).toContain('flag byte is not this framing');
   });
 });

@@ -5,14 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { createGrpcInflater, MAX_GRPC_MESSAGE_BYTES } from '../../src/upstream/grpc-inflate.ts';
 import { BufferBudget } from '../../src/pipeline/buffer-budget.ts';
+import { grpcMessage } from '../helpers/grpc-message.ts';
 
-function message(payload: Buffer | string, flag = 0): Buffer {
-  const body = Buffer.from(payload);
-  const header = Buffer.alloc(5);
-  header[0] = flag;
-  header.writeUInt32BE(body.length, 1);
-  return Buffer.concat([header, body]);
-}
+const message = grpcMessage;
 
 /** Everything the inflater lets out when `stream` arrives in pieces cut at `cuts`. */
 function run(encoding: string | undefined, stream: Buffer, cuts: number[], budget = new BufferBudget(1 << 30)): { out: Buffer; failure?: string; budget: BufferBudget } {
@@ -58,7 +53,7 @@ describe('gRPC message inflater', () => {
     for (const encoding of [undefined, 'identity', 'snappy', 'zstd']) {
       const r = run(encoding, Buffer.concat([message('ok'), zipped, message('later')]), [7]);
       expect(r.out).toEqual(message('ok'));
-      expect(r.failure).toMatch(/grpc-encoding .*cannot inflate/);
+      expect(r.failure).toMatch(/whose encoding \((none named|not gzip or deflate)\) sluice cannot inflate/);
     }
     const corrupt = run('gzip', Buffer.concat([message(Buffer.from('not gzip at all'), 1), message('later')]), []);
     expect(corrupt.out).toHaveLength(0);
@@ -100,14 +95,36 @@ describe('gRPC message inflater', () => {
     const inflater = createGrpcInflater('gzip', { budget });
     expect(inflater.push(zipped.subarray(0, zipped.length - 1))).toHaveLength(0);
     expect(inflater.end()).toHaveLength(0);
-    expect(inflater.failure).toMatch(/ended inside a compressed gRPC message/);
+    expect(inflater.failure).toMatch(/ended inside a compressed message/);
     expect(budget.usedBytes).toBe(0);
+  });
+
+  it('inflates Connect\'s compressed end-of-stream message into a plain one (flag 3 → 2)', () => {
+    const end = JSON.stringify({ error: { code: 'internal', message: 'quoting Bearer real-token' } });
+    const connect = createGrpcInflater('gzip', { extraFlag: 0x02 });
+    const stream = Buffer.concat([message(gzipSync(text), 1), message(gzipSync(end), 3)]);
+    expect(Buffer.concat([connect.push(stream), connect.end()])).toEqual(Buffer.concat([message(text), message(end, 2)]));
+    expect(connect.failure).toBeUndefined();
+  });
+
+  it('refuses every compressed message where told to, before reading it, whatever it holds', () => {
+    // Where the agent wrote the bytes around a real value, whether they inflate is an oracle.
+    for (const payload of [gzipSync(text), Buffer.from('not gzip')]) {
+      const inflater = createGrpcInflater('gzip', { refuseCompressed: 'refused' });
+      const out = Buffer.concat([inflater.push(message('ok')), inflater.push(message(payload, 1)), inflater.end()]);
+      expect(out).toEqual(message('ok'));
+      expect(inflater.failure).toBe('refused');
+    }
+    const refusing = createGrpcInflater('gzip', { refuseCompressed: 'refused' });
+    expect(refusing.push(message(gzipSync(text), 1))).toHaveLength(0);
+    expect(refusing.failure).toBe('refused');
   });
 
   it('reads a flag byte other than 0 or 1 as no gRPC framing, but passes gRPC-Web\'s trailer frame', () => {
     const trailerFrame = message('grpc-status:0\r\n', 0x80);
-    expect(run('gzip', Buffer.concat([message('ok'), trailerFrame]), []).failure).toMatch(/flag byte 128/);
-    const web = createGrpcInflater('gzip', { grpcWeb: true });
+    // The reason names no byte it read: those may be a real value's.
+    expect(run('gzip', Buffer.concat([message('ok'), trailerFrame]), []).failure).toBe('a message whose flag byte is not this framing\'s');
+    const web = createGrpcInflater('gzip', { extraFlag: 0x80 });
     const stream = Buffer.concat([message(gzipSync(text), 1), trailerFrame]);
     expect(Buffer.concat([web.push(stream), web.end()])).toEqual(Buffer.concat([message(text), trailerFrame]));
     expect(web.failure).toBeUndefined();

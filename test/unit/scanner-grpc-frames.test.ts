@@ -6,18 +6,13 @@ import { createGrpcFrameTracker, isGrpcContentType } from '../../src/credentials
 import { formsPattern } from '../../src/credentials/secret-forms.ts';
 import { replacementFor } from '../../src/credentials/same-form.ts';
 import { createStreamReplacer, createStreamScanner } from '../../src/credentials/stream-replace.ts';
+import { grpcMessage } from '../helpers/grpc-message.ts';
 
 const SECRET = 'grpc-real-secret-value-0001';
 const SURROGATE = 'grpc-surrogate-000000000001';
 const pattern = formsPattern([{ text: SECRET, base64: true }]);
 
-/** One length-prefixed gRPC message around `payload`. */
-function message(payload: string): Buffer {
-  const body = Buffer.from(payload);
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(body.length, 1);
-  return Buffer.concat([header, body]);
-}
+const message = grpcMessage;
 
 const scrubber = () => createStreamReplacer(pattern, (raw, needle) => replacementFor(raw, needle, SURROGATE, true), { frames: createGrpcFrameTracker() });
 

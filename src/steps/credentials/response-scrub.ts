@@ -12,7 +12,7 @@ import type { Exchange } from '../../pipeline/exchange.ts';
 import type { ResponseHeaders, ResponseHook } from '../../pipeline/body.ts';
 import type { StreamReplacer } from '../../credentials/stream-replace.ts';
 import { isGrpcContentType } from '../../credentials/grpc-frames.ts';
-import { createGrpcInflater, uninspectable, type GrpcInflater } from '../../upstream/grpc-inflate.ts';
+import { envelopesFor, isEnveloped, type Envelopes } from './envelopes.ts';
 
 /**
  * The hook, which can also release what the body scrub holds mid-stream: the forwarder may call
@@ -24,17 +24,23 @@ export type FlushableResponseHook = ResponseHook & { flush(): Buffer | undefined
 export function responseScrubHook(ex: Exchange): FlushableResponseHook {
   const store = ex.runtime.credentials;
   let replacer: StreamReplacer | undefined;
-  /** gRPC's per-message compression undone, so the scrub reads plaintext (grpc-inflate.ts). */
-  let inflater: GrpcInflater | undefined;
+  /** Enveloped messages (gRPC, Connect) inflated so the scrub reads plaintext (envelopes.ts). */
+  let envelopes: Envelopes | undefined;
+  /** The trailers the agent will get, kept so that a later failure can still set its status. */
+  let trailersOut: ResponseHeaders | undefined;
   let traced = false;
-  /** What passes on once the inflater has stopped: nothing, and the reason in the log. */
-  const inflate = (chunk: Buffer): Buffer => {
-    if (inflater === undefined) return chunk;
-    const plain = inflater.push(chunk);
-    if (inflater.failure !== undefined && !traced) {
-      traced = true;
-      ex.trace.push({ step: 'credentials', action: 'cut_uninspectable_grpc', detail: inflater.failure });
-    }
+  /** Notes a failure of the envelopes once: the reason in the log, the status in the trailers. */
+  const noteFailure = (): void => {
+    const failure = envelopes?.failure;
+    if (failure === undefined || traced) return;
+    traced = true;
+    ex.trace.push({ step: 'credentials', action: 'cut_uninspectable_grpc', detail: failure });
+    if (trailersOut !== undefined) envelopes?.mark(trailersOut);
+  };
+  const unwrap = (chunk: Buffer): Buffer => {
+    if (envelopes === undefined) return chunk;
+    const plain = envelopes.push(chunk);
+    noteFailure();
     return plain;
   };
   const bodySwapHost = store.scopedTo(ex.host).some((c) => c.type === 'bearer' && c.body);
@@ -64,37 +70,29 @@ export function responseScrubHook(ex: Exchange): FlushableResponseHook {
       // Not where a credential is swapped into request bodies: there the agent chooses bytes
       // around a real value that an echo may send back, framing included, and a message end
       // it declared inside the value would release the value's first part before its rest came.
-      const type = String(headers['content-type'] ?? '').toLowerCase();
-      const framed = type.startsWith('application/grpc');
       const grpc = isGrpcContentType(headers['content-type']) && !bodySwapHost;
-      replacer = store.responseScrubber(framed || headers['content-length'] !== undefined, { grpc });
-      if (framed) {
-        const encoding = headers['grpc-encoding'] === undefined ? undefined : String(headers['grpc-encoding']);
-        // gRPC-Web's text form is base64 around the frames: a compressed one is not read (it
-        // passes nothing on); an uncompressed one is scrubbed as text.
-        const text = type.startsWith('application/grpc-web-text');
-        const compressed = encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
-        if (text && compressed) inflater = uninspectable(`a gRPC-Web text response with grpc-encoding ${encoding}, which sluice cannot inflate to scrub`);
-        else if (!text) inflater = createGrpcInflater(encoding, { grpcWeb: type.startsWith('application/grpc-web'), owner: ex });
-      }
+      replacer = store.responseScrubber(isEnveloped(headers) || headers['content-length'] !== undefined, { grpc });
+      envelopes = envelopesFor(headers, { bodySwapHost, owner: ex });
     },
-    // gRPC's grpc-message and custom trailing metadata come back after the body.
-    // When the inflater stopped, the call ends with INTERNAL rather than the upstream's status.
+    // gRPC's grpc-message and custom trailing metadata come back after the body. When the
+    // envelopes stopped, the call ends with INTERNAL rather than the upstream's status (also if
+    // the failure comes later: the trailers are written after every hook's end).
     trailers(trailers) {
       scrubHeaders(trailers);
-      if (inflater?.failure === undefined) return;
-      trailers['grpc-status'] = '13';
-      trailers['grpc-message'] = encodeURIComponent(`sluice: ${inflater.failure}`);
+      trailersOut = trailers;
+      envelopes?.mark(trailers);
     },
-    data: (chunk) => (replacer === undefined ? chunk : replacer.push(inflate(chunk))),
+    data: (chunk) => (replacer === undefined ? chunk : replacer.push(unwrap(chunk))),
     end() {
-      if (inflater !== undefined) inflate(inflater.end());
-      // What the scrub still holds may be the start of a value whose rest the inflater withheld.
-      if (inflater?.failure !== undefined) return undefined;
+      const closing = envelopes?.end();
+      noteFailure();
+      // What the scrub still holds may be the start of a value whose rest was withheld.
+      if (envelopes?.failure !== undefined) return closing !== undefined && closing.length > 0 ? closing : undefined;
       const rest = replacer?.end();
       return rest !== undefined && rest.length > 0 ? rest : undefined;
     },
     flush() {
+      if (envelopes?.failure !== undefined) return undefined;
       const rest = replacer?.flush();
       return rest !== undefined && rest.length > 0 ? rest : undefined;
     },

@@ -1,0 +1,90 @@
+// Responses whose body is a stream of length-prefixed messages (gRPC, gRPC-Web, Connect's
+// streams), on a credential host: which framing a content type names, where its compression is
+// named, and how a call ends when a message could not be inspected (grpc-inflate.ts stopped):
+// with an error the agent's client reads as one, never as a clean end. The agent sees one
+// fixed text; the reason goes to the access log only.
+import type { ResponseHeaders } from '../../pipeline/body.ts';
+import { createGrpcInflater, uninspectable, type GrpcInflater } from '../../upstream/grpc-inflate.ts';
+
+/** What the agent's client is told (grpc-message, Connect's error message). */
+const PUBLIC_REASON = 'sluice cut this response: a message it could not inspect for secrets (the reason is in its access log)';
+
+type Framing = 'grpc' | 'grpc-web' | 'connect';
+
+export interface Envelopes {
+  /** The body's next bytes, compressed messages inflated; nothing once it has failed. */
+  push(chunk: Buffer): Buffer;
+  /** At the body's end: bytes that end a failed call in-band (gRPC-Web, Connect), else empty. */
+  end(): Buffer;
+  /** Sets the error status in trailers (gRPC) once it has failed; safe to call before that. */
+  mark(trailers: ResponseHeaders): void;
+  readonly failure: string | undefined;
+}
+
+function framingOf(type: string): Framing | 'grpc-web-text' | undefined {
+  if (type.startsWith('application/grpc-web-text')) return 'grpc-web-text';
+  if (type.startsWith('application/grpc-web')) return 'grpc-web';
+  if (type.startsWith('application/grpc')) return 'grpc';
+  if (type.startsWith('application/connect+')) return 'connect';
+  return undefined;
+}
+
+/** True when the body is length-prefixed messages: replacements must keep each length. */
+export function isEnveloped(headers: ResponseHeaders): boolean {
+  return framingOf(String(headers['content-type'] ?? '').toLowerCase()) !== undefined;
+}
+
+function frame(flag: number, body: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header[0] = flag;
+  header.writeUInt32BE(body.length, 1);
+  return Buffer.concat([header, body]);
+}
+
+/**
+ * The envelope handling for a response, or undefined when its body is not enveloped.
+ * `bodySwapHost`: a credential is swapped into request bodies on this host, so the agent wrote
+ * the bytes around any real value in an echo, and compressed messages are refused outright.
+ */
+export function envelopesFor(headers: ResponseHeaders, options: { bodySwapHost: boolean; owner: object }): Envelopes | undefined {
+  const framing = framingOf(String(headers['content-type'] ?? '').toLowerCase());
+  if (framing === undefined) return undefined;
+  const encodingHeader = framing === 'connect' ? 'connect-content-encoding' : 'grpc-encoding';
+  const raw = headers[encodingHeader];
+  const encoding = raw === undefined ? undefined : String(raw);
+  const compressed = encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
+  let inflater: GrpcInflater;
+  if (framing === 'grpc-web-text') {
+    // Base64 around the frames: uncompressed, the scrub reads it as text (base64 forms at every
+    // offset); compressed, nothing of it is passed on.
+    if (!compressed) return undefined;
+    inflater = uninspectable('a gRPC-Web text response with a compressed encoding');
+  } else {
+    inflater = createGrpcInflater(encoding, {
+      extraFlag: framing === 'grpc-web' ? 0x80 : framing === 'connect' ? 0x02 : 0,
+      refuseCompressed: options.bodySwapHost ? 'a compressed message on a host where a credential is swapped into request bodies' : undefined,
+      owner: options.owner,
+    });
+  }
+  let ended = false;
+  return {
+    get failure() {
+      return inflater.failure;
+    },
+    push: (chunk) => inflater.push(chunk),
+    end() {
+      if (ended) return Buffer.alloc(0);
+      ended = true;
+      inflater.end();
+      if (inflater.failure === undefined) return Buffer.alloc(0);
+      if (framing === 'grpc-web') return frame(0x80, Buffer.from(`grpc-status:13\r\ngrpc-message:${encodeURIComponent(PUBLIC_REASON)}\r\n`));
+      if (framing === 'connect') return frame(0x02, Buffer.from(JSON.stringify({ error: { code: 'internal', message: PUBLIC_REASON } })));
+      return Buffer.alloc(0);
+    },
+    mark(trailers) {
+      if (inflater.failure === undefined) return;
+      trailers['grpc-status'] = '13';
+      trailers['grpc-message'] = encodeURIComponent(PUBLIC_REASON);
+    },
+  };
+}
