@@ -442,7 +442,7 @@ export const BEARER_KEYS = {
   body: {
     type: 'boolean',
     default: d.credentials.body,
-    doc: 'Also swap the surrogate in request bodies.',
+    doc: 'Also swap the surrogate in request bodies. The real secret then sits in bodies the host may store and serve back, and gRPC replies from the host are held by the scrub window; sluice check warns about every credential that sets it.',
     parse: boolean,
   },
   allow_foreign_credentials: ALLOW_FOREIGN,

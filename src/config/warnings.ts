@@ -11,6 +11,12 @@ export function configWarnings(config: Config, displayFile: string, source?: str
   const issue = (key: string, message: string): ConfigIssue => ({ file: displayFile, line: index?.lineOf(key) ?? 0, key, message: `warning: ${message}` });
   const warnings: ConfigIssue[] = [];
   for (const credential of config.credentials) {
+    if (credential.type === 'bearer' && credential.body) {
+      warnings.push(issue(
+        joinKey(joinKey('credentials', credential.name), 'body'),
+        `body = true: the real secret is written into request bodies sent to ${credential.hosts.join(', ')}; a host that stores what it is sent can serve it back from where no scrub reads it, gRPC replies from it are held by the scrub's window (a bidi call that waits for each reply stalls) and compressed ones refused, and a surrogate swapped inside a gRPC message must be as long as the real value; keep it off unless the API takes the key in the body`,
+      ));
+    }
     if (!credential.plaintext) continue;
     const what = credential.type === 'aws' ? 'requests re-signed with the real AWS key' : 'the real secret';
     warnings.push(issue(

@@ -137,16 +137,29 @@ describe('the sigv4 step on a plain-HTTP request', () => {
   });
 });
 
+describe('sluice check warns about body = true', () => {
+  it('names each bearer credential that swaps in bodies, with its line, and what it gives up', () => {
+    const source = PLAINTEXT_TOML(lenient.dir);
+    const warnings = configWarnings(parseConfig(source, join(lenient.dir, 'sluice.toml')), 'sluice.toml', source).filter((w) => w.key.endsWith('.body'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.key).toMatch(/^credentials\.\w+\.body$/);
+    expect(warnings[0]?.line).toBe(source.split('\n').indexOf('body = true') + 1);
+    expect(warnings[0]?.message).toMatch(/^warning: body = true: the real secret is written into request bodies .*gRPC replies .* stalls\) and compressed ones refused/);
+    const without = parseConfig(source.replace('body = true', 'body = false'), join(lenient.dir, 'sluice.toml'));
+    expect(configWarnings(without, 'sluice.toml', source).filter((w) => w.key.endsWith('.body'))).toEqual([]);
+  });
+});
+
 describe('sluice check warns about plaintext = true', () => {
   it('names each such credential with file:line: key on stderr, and still exits 0', async () => {
     const file = join(lenient.dir, 'sluice.toml');
     const source = PLAINTEXT_TOML(lenient.dir);
-    const warnings = configWarnings(parseConfig(source, file), 'sluice.toml', source);
+    const warnings = configWarnings(parseConfig(source, file), 'sluice.toml', source).filter((w) => w.key.endsWith('.plaintext'));
     expect(warnings.map((w) => `${w.line}: ${w.key}`)).toEqual([
       `${source.split('\n').indexOf('plaintext = true') + 1}: credentials.oauth.plaintext`,
       `${source.split('\n').lastIndexOf('plaintext = true') + 1}: credentials.aws.plaintext`,
     ]);
-    expect(configWarnings(strict.config, 'sluice.toml')).toEqual([]);
+    expect(configWarnings(strict.config, 'sluice.toml').filter((w) => w.key.endsWith('.plaintext'))).toEqual([]);
 
     writeFileSync(file, source);
     let stderr = '';
