@@ -14,8 +14,15 @@ import { gunzipSync, inflateSync } from 'node:zlib';
 import { createGrpcFrameWalker, GRPC_HEADER_BYTES } from '../credentials/grpc-frames.ts';
 import { sharedBufferBudget, type BufferBudget } from '../pipeline/buffer-budget.ts';
 
-/** Largest message held for inflating, and largest inflated: gRPC's default receive limit. */
+/** Largest message inflated: gRPC's default receive limit. */
 export const MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest compressed message held: deflate grows incompressible data by at most 5 bytes per
+ * 64 KiB stored block (and gzip adds 18), so only a message that inflates past the limit can
+ * be longer. Refusing at the inflated size alone keeps the outcome from depending on how well
+ * a real value next to the agent's bytes compressed (a compression-size oracle).
+ */
+export const MAX_GRPC_COMPRESSED_BYTES = MAX_GRPC_MESSAGE_BYTES + (MAX_GRPC_MESSAGE_BYTES >> 10) + 1024;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -51,12 +58,6 @@ function header(flag: number, length: number): Buffer {
 export interface InflaterOptions {
   /** Flag bits besides compression that the framing uses: gRPC-Web's trailer frame 0x80, Connect's end of stream 0x02. */
   extraFlag?: number;
-  /**
-   * Refuse compressed messages whatever their encoding, with this reason: where the agent wrote
-   * the bytes around a real value (a host with a body swap), whether they inflate would tell it
-   * something about the value.
-   */
-  refuseCompressed?: string;
   owner?: object;
   budget?: BufferBudget;
 }
@@ -112,8 +113,7 @@ export function createGrpcInflater(encoding: string | undefined, options: Inflat
         out.push(header(flag, length));
         return true;
       }
-      if (options.refuseCompressed !== undefined) return fail(options.refuseCompressed);
-      if (length > MAX_GRPC_MESSAGE_BYTES) return fail(`a compressed message over the ${MAX_GRPC_MESSAGE_BYTES} bytes sluice holds to inflate and scrub`);
+      if (length > MAX_GRPC_COMPRESSED_BYTES) return fail(`a compressed message too long to inflate within ${MAX_GRPC_MESSAGE_BYTES} bytes`);
       if (!reservation.grow(length)) return fail('a compressed message, with the [proxy] buffer_budget_bytes budget spent');
       held = [];
       heldFlag = flag;

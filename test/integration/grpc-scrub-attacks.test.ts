@@ -65,7 +65,8 @@ function serveEcho(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
     }
     const reply = gzipSync(JSON.stringify({ text: `you sent ${String(headers.authorization)}` }));
     const encoding = headers[':path'] === '/echo.Echo/Snappy' ? 'snappy' : 'gzip';
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-encoding': encoding }, { waitForTrailers: true });
+    const type = headers[':path'] === '/echo.Echo/Mislabeled' ? 'text/plain' : 'application/grpc';
+    stream.respond({ ':status': 200, 'content-type': type, 'grpc-encoding': encoding }, { waitForTrailers: true });
     stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
     stream.end(Buffer.concat([header(reply.length, 1), reply]));
   });
@@ -104,7 +105,7 @@ afterAll(async () => {
 });
 
 /** POSTs `body` as gRPC to echo.test through sluice; the answer's status and body. */
-function post(body: Buffer, splitAt: number): Promise<{ status: number; body: Buffer }> {
+function post(body: Buffer, splitAt: number, path = '/echo.Echo/Say'): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = https.request({
       host: '127.0.0.1',
@@ -112,7 +113,7 @@ function post(body: Buffer, splitAt: number): Promise<{ status: number; body: Bu
       servername: 'echo.test',
       ca: readFileSync(t.caCert),
       method: 'POST',
-      path: '/echo.Echo/Say',
+      path,
       headers: { host: 'echo.test', 'content-type': 'application/grpc', 'x-split-at': String(splitAt), 'content-length': body.length },
     }, (res) => {
       const parts: Buffer[] = [];
@@ -130,7 +131,7 @@ interface Msg {
 }
 
 /** A unary call from @grpc/grpc-js to zip.test through sluice, holding the surrogate. */
-function unary(method: 'Zip' | 'Snappy'): Promise<{ reply?: Msg; error?: grpc.ServiceError }> {
+function unary(method: 'Zip' | 'Snappy' | 'Mislabeled'): Promise<{ reply?: Msg; error?: grpc.ServiceError }> {
   const ser = (m: Msg): Buffer => Buffer.from(JSON.stringify(m));
   const de = (b: Buffer): Msg => JSON.parse(String(b)) as Msg;
   const Client = grpc.makeGenericClientConstructor({
@@ -192,6 +193,12 @@ describe.skipIf(skip)('gRPC per-message compression on a credential host', () =>
     expect(line).toMatchObject({ status: 200, credential: 'hdr' });
   });
 
+  it('a gzip\'d reply labelled text/plain is inflated and scrubbed too (a gRPC client inflates it whatever the label)', async () => {
+    const got = await unary('Mislabeled');
+    expect(got.error).toBeUndefined();
+    expect(got.reply?.text).toMatch(new RegExp(`^you sent Bearer ${HDR_SURROGATE}\\*+$`));
+  });
+
   it('a message compressed with an algorithm sluice cannot inflate ends the call INTERNAL, its bytes withheld', async () => {
     const got = await unary('Snappy');
     expect(got.reply).toBeUndefined();
@@ -215,12 +222,20 @@ describe.skipIf(skip)('gRPC scrub on a host that swaps in request bodies', () =>
     expect(got.status).toBe(200);
     const text = got.body.toString('latin1');
     // The echo held the real value (the swap happened), and the agent sees none of it: the
-    // scrub kept its window, and where the bogus framing goes on (the value's rest read as the
-    // next header) the stream stops, the window discarded.
+    // scrub kept its window and replaced the value whole, in place (its length kept). Nothing
+    // read the bogus framing as frames, so nothing failed on the value's bytes either.
     for (let i = 0; i + 8 <= REAL.length; i += 4) expect(text, `real bytes ${i}..${i + 8}`).not.toContain(REAL.slice(i, i + 8));
-    expect(got.body.length).toBeLessThanOrEqual(5 + pad.length);
+    expect(got.body.length).toBe(5 + pad.length + REAL.length);
+    expect(text.slice(5)).toMatch(new RegExp(`^${pad}${SURROGATE}\\*+$`));
     const line = await t.waitForLog((l) => l.host === 'echo.test' && l.path === '/echo.Echo/Say');
     expect(line.credential).toBe('echo');
-    expect(JSON.stringify(line.trace)).toContain('flag byte is not this framing');
+    expect(JSON.stringify(line.trace)).not.toContain('cut_uninspectable_grpc');
+  });
+
+  it('a compressed response from that host is refused on its headers, whatever its messages hold', async () => {
+    const got = await post(Buffer.alloc(0), 0, '/echo.Echo/Zip');
+    expect(got.body).toHaveLength(0);
+    const line = await t.waitForLog((l) => l.host === 'echo.test' && l.path === '/echo.Echo/Zip');
+    expect(JSON.stringify(line.trace)).toContain('a compressed response on a host where a credential is swapped into request bodies');
   });
 });

@@ -13,14 +13,28 @@ const owner = {};
 const zipped = message(gzipSync('{"text":"hello"}'), 1);
 
 describe('enveloped responses', () => {
-  it('knows gRPC, gRPC-Web and Connect streams by content type, and nothing else', () => {
+  it('knows gRPC, gRPC-Web and Connect streams by content type, or by a compressed encoding named', () => {
     for (const type of ['application/grpc', 'Application/GRPC+proto', 'application/grpc-web+proto', 'application/grpc-web-text', 'application/connect+json']) {
       expect(isEnveloped({ 'content-type': type }), type).toBe(true);
     }
     for (const type of ['application/json', 'application/connect', 'text/grpc', undefined]) {
       expect(isEnveloped({ 'content-type': type }), String(type)).toBe(false);
       expect(envelopesFor({ 'content-type': type }, { bodySwapHost: false, owner })).toBeUndefined();
+      expect(envelopesFor({ 'content-type': type, 'grpc-encoding': 'identity' }, { bodySwapHost: false, owner })).toBeUndefined();
     }
+    // A gRPC client inflates a flagged message whatever the content type says.
+    const mislabeled = envelopesFor({ 'content-type': 'text/plain', 'grpc-encoding': 'gzip' }, { bodySwapHost: false, owner });
+    expect(mislabeled?.push(zipped)).toEqual(message('{"text":"hello"}'));
+    expect(isEnveloped({ 'content-type': 'text/plain', 'connect-content-encoding': 'gzip' })).toBe(true);
+  });
+
+  it('drops a content-length that inflating makes false (and that tells how well the body compressed)', () => {
+    const compressed: Record<string, string | undefined> = { 'content-type': 'application/grpc-web+proto', 'grpc-encoding': 'gzip', 'content-length': String(zipped.length) };
+    envelopesFor(compressed, { bodySwapHost: false, owner });
+    expect(compressed['content-length']).toBeUndefined();
+    const plain: Record<string, string | undefined> = { 'content-type': 'application/grpc-web+proto', 'content-length': '7' };
+    envelopesFor(plain, { bodySwapHost: false, owner });
+    expect(plain['content-length']).toBe('7');
   });
 
   it('inflates with the encoding each framing names (Connect: connect-content-encoding)', () => {
@@ -56,10 +70,16 @@ describe('enveloped responses', () => {
     expect(JSON.parse(connectEnd.subarray(5).toString())).toEqual({ error: { code: 'internal', message: expect.stringMatching(/could not inspect for secrets/) as unknown } });
   });
 
-  it('refuses compressed messages on a body-swap host, whatever the encoding, and compressed gRPC-Web text anywhere', () => {
+  it('on a body-swap host reads no frames: a compressed response is refused on its headers, a plain one left to the scrub', () => {
     const swap = envelopesFor({ 'content-type': 'application/grpc', 'grpc-encoding': 'gzip' }, { bodySwapHost: true, owner });
-    expect(swap?.push(Buffer.concat([message('ok'), zipped]))).toHaveLength(0);
     expect(swap?.failure).toMatch(/swapped into request bodies/);
+    expect(swap?.push(message('ok'))).toHaveLength(0);
+    // Not walked, so no bytes the agent placed (a real value's among them) decide a failure.
+    expect(envelopesFor({ 'content-type': 'application/grpc' }, { bodySwapHost: true, owner })).toBeUndefined();
+    expect(envelopesFor({ 'content-type': 'application/grpc', 'grpc-encoding': 'identity' }, { bodySwapHost: true, owner })).toBeUndefined();
+  });
+
+  it('refuses a compressed gRPC-Web text body anywhere, and leaves a plain one to the scrub', () => {
     expect(envelopesFor({ 'content-type': 'application/grpc-web-text', 'grpc-encoding': 'identity' }, { bodySwapHost: false, owner })).toBeUndefined();
     const text = envelopesFor({ 'content-type': 'application/grpc-web-text', 'grpc-encoding': 'gzip' }, { bodySwapHost: false, owner });
     expect(text?.push(Buffer.from('AAAAAAZoZWxsbyE='))).toHaveLength(0);

@@ -21,17 +21,31 @@ export interface Envelopes {
   readonly failure: string | undefined;
 }
 
-function framingOf(type: string): Framing | 'grpc-web-text' | undefined {
+const encodingHeaderOf = (framing: Framing | 'grpc-web-text'): string => (framing === 'connect' ? 'connect-content-encoding' : 'grpc-encoding');
+
+function isCompressed(headers: ResponseHeaders, name: string): boolean {
+  const value = headers[name];
+  return value !== undefined && String(value).trim().toLowerCase() !== 'identity';
+}
+
+/**
+ * The framing, from the content type; or, where the content type names none, from an encoding
+ * header, since a gRPC client inflates a flagged message whatever the content type says.
+ */
+function framingOf(headers: ResponseHeaders): Framing | 'grpc-web-text' | undefined {
+  const type = String(headers['content-type'] ?? '').toLowerCase();
   if (type.startsWith('application/grpc-web-text')) return 'grpc-web-text';
   if (type.startsWith('application/grpc-web')) return 'grpc-web';
   if (type.startsWith('application/grpc')) return 'grpc';
   if (type.startsWith('application/connect+')) return 'connect';
+  if (isCompressed(headers, 'connect-content-encoding')) return 'connect';
+  if (isCompressed(headers, 'grpc-encoding')) return 'grpc';
   return undefined;
 }
 
 /** True when the body is length-prefixed messages: replacements must keep each length. */
 export function isEnveloped(headers: ResponseHeaders): boolean {
-  return framingOf(String(headers['content-type'] ?? '').toLowerCase()) !== undefined;
+  return framingOf(headers) !== undefined;
 }
 
 function frame(flag: number, body: Buffer): Buffer {
@@ -42,27 +56,29 @@ function frame(flag: number, body: Buffer): Buffer {
 }
 
 /**
- * The envelope handling for a response, or undefined when its body is not enveloped.
- * `bodySwapHost`: a credential is swapped into request bodies on this host, so the agent wrote
- * the bytes around any real value in an echo, and compressed messages are refused outright.
+ * The envelope handling for a response, or undefined when its body is not enveloped or needs
+ * none. `bodySwapHost`: a credential is swapped into request bodies on this host, so the agent
+ * wrote the bytes around any real value in an echo: nothing there reads those bytes as frames
+ * (where a walk failed would tell the agent about the value), and a compressed response is
+ * refused whole, on its headers alone. Deletes a `content-length` that inflating makes false
+ * (and that would tell the agent how well a real value compressed).
  */
 export function envelopesFor(headers: ResponseHeaders, options: { bodySwapHost: boolean; owner: object }): Envelopes | undefined {
-  const framing = framingOf(String(headers['content-type'] ?? '').toLowerCase());
+  const framing = framingOf(headers);
   if (framing === undefined) return undefined;
-  const encodingHeader = framing === 'connect' ? 'connect-content-encoding' : 'grpc-encoding';
-  const raw = headers[encodingHeader];
-  const encoding = raw === undefined ? undefined : String(raw);
-  const compressed = encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
+  const compressed = isCompressed(headers, encodingHeaderOf(framing));
+  if (!compressed && (options.bodySwapHost || framing === 'grpc-web-text')) {
+    // Uncompressed: nothing to inflate; gRPC-Web text is read by the scrub as base64 text.
+    return undefined;
+  }
+  if (compressed) delete headers['content-length'];
+  const raw = headers[encodingHeaderOf(framing)];
   let inflater: GrpcInflater;
-  if (framing === 'grpc-web-text') {
-    // Base64 around the frames: uncompressed, the scrub reads it as text (base64 forms at every
-    // offset); compressed, nothing of it is passed on.
-    if (!compressed) return undefined;
-    inflater = uninspectable('a gRPC-Web text response with a compressed encoding');
-  } else {
-    inflater = createGrpcInflater(encoding, {
+  if (options.bodySwapHost) inflater = uninspectable('a compressed response on a host where a credential is swapped into request bodies');
+  else if (framing === 'grpc-web-text') inflater = uninspectable('a gRPC-Web text response with a compressed encoding');
+  else {
+    inflater = createGrpcInflater(raw === undefined ? undefined : String(raw), {
       extraFlag: framing === 'grpc-web' ? 0x80 : framing === 'connect' ? 0x02 : 0,
-      refuseCompressed: options.bodySwapHost ? 'a compressed message on a host where a credential is swapped into request bodies' : undefined,
       owner: options.owner,
     });
   }
