@@ -46,5 +46,10 @@ export interface ResponseHook {
   message?(): PayloadFilter;
   data?(chunk: Buffer): Buffer;
   end?(): Buffer | undefined;
+  /**
+   * Asked after `end`: a reason to cut the response (reset it) instead of ending it, when the
+   * hook withheld bytes and nothing in the response (trailers, an in-band frame) says so.
+   */
+  cutReason?(): string | undefined;
   done?(outcome: 'complete' | 'cut_off' | 'client_aborted' | 'error', status: number): void;
 }

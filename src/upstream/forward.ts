@@ -144,6 +144,14 @@ export function forward(
         out.write(rest);
       }
     }
+    // A hook that withheld bytes and has no trailers to say so in: cut, never a clean end.
+    for (const hook of hooks) {
+      const reason = hook.cutReason?.();
+      if (reason === undefined) continue;
+      res.destroy();
+      finish('cut_off', new SluiceError('upstream_error', 502, reason));
+      return;
+    }
     if (trailers !== undefined) out.addTrailers(trailers);
     res.end();
     finish('complete');
@@ -172,7 +180,12 @@ export function forward(
       if (hooks.length > 0) {
         if (hooks.some((h) => h.needsPlaintext)) {
           const encoding = headersOut['content-encoding'];
-          if (encoding !== undefined && req.method !== 'HEAD') {
+          if (encoding !== undefined && req.method === 'HEAD') {
+            // The length of a body the agent would get decoded, and that would tell how well a
+            // real value compressed beside its guess (BREACH): neither is passed on.
+            delete headersOut['content-encoding'];
+            delete headersOut['content-length'];
+          } else if (encoding !== undefined) {
             decoder = createResponseDecoder(String(encoding));
             if (decoder === undefined) {
               const refusal = new SluiceError('upstream_error', 502, `cannot inspect a response with content-encoding ${String(encoding)}`);

@@ -3,13 +3,14 @@
 // response-decoder.ts never sees it. A scrub must see plaintext: an echo of a real value inside
 // a gzip'd message would otherwise reach the agent, which only has to inflate it. This
 // re-frames the messages uncompressed: plain ones pass through as they stream; a compressed one
-// is held whole (bounded, and counted in the shared buffer budget), inflated and sent with the
-// compression bit clear and its new length. A peer reads a message without that bit as plain
-// whatever the encoding header says. Anything that cannot be inflated (another algorithm, the
-// bit without one, a corrupt or oversized message, a flag that is not this framing, a stream
-// cut inside a held message) stops the output for good, with a reason in `failure`: the caller
-// ends the call with an error instead of passing bytes no scrub could read. The reasons name
-// what went wrong, never a value read from the bytes (they may be a real value's bytes).
+// is held whole (bounded, and counted in the shared buffer budget at the most a message may
+// take), inflated and sent with the compression bit clear and its new length. A peer reads a
+// message without that bit as plain whatever the encoding header says. Anything that cannot be
+// inflated (another algorithm, the bit without one, a corrupt or oversized message, a flag that
+// is not this framing, a stream cut inside a held message) stops the output for good, with a
+// reason in `failure`: the caller ends the call with an error instead of passing bytes no scrub
+// could read. The reasons name what went wrong, never a value read from the bytes (they may be
+// a real value's bytes).
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { createGrpcFrameWalker, GRPC_HEADER_BYTES } from '../credentials/grpc-frames.ts';
 import { sharedBufferBudget, type BufferBudget } from '../pipeline/buffer-budget.ts';
@@ -114,7 +115,9 @@ export function createGrpcInflater(encoding: string | undefined, options: Inflat
         return true;
       }
       if (length > MAX_GRPC_COMPRESSED_BYTES) return fail(`a compressed message too long to inflate within ${MAX_GRPC_MESSAGE_BYTES} bytes`);
-      if (!reservation.grow(length)) return fail('a compressed message, with the [proxy] buffer_budget_bytes budget spent');
+      // The most any message may need, not its length: whether the budget has room must not
+      // depend on how well a real value compressed.
+      if (!reservation.grow(MAX_GRPC_COMPRESSED_BYTES)) return fail('a compressed message, with the [proxy] buffer_budget_bytes budget spent');
       held = [];
       heldFlag = flag;
       return true;

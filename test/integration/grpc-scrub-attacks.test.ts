@@ -43,10 +43,23 @@ const header = grpcHeader;
  * gzip, its `grpc-encoding` gzip, or (Snappy) named snappy, which sluice cannot inflate.
  */
 function serveEcho(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  acceptEncodings.push(String(headers['accept-encoding']));
   const parts: Buffer[] = [];
   stream.on('data', (c: Buffer) => parts.push(c));
   stream.on('end', () => {
     const body = Buffer.concat(parts);
+    if (headers[':method'] === 'HEAD') {
+      // Compresses although asked not to: the length of its gzip'd answer.
+      stream.respond({ ':status': 200, 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': '1234' });
+      stream.end();
+      return;
+    }
+    if (headers[':path'] === '/stray') {
+      // Not gRPC, but naming a gRPC encoding: read as messages, it fails; with no trailers to say so.
+      stream.respond({ ':status': 200, 'content-type': 'application/json', 'grpc-encoding': 'gzip' });
+      stream.end('{"ok":true}');
+      return;
+    }
     if (headers[':path'] === '/echo.Echo/Say') {
       const split = Number(headers['x-split-at'] ?? body.length);
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
@@ -72,6 +85,8 @@ function serveEcho(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
   });
 }
 
+/** The accept-encoding of every request the origin got. */
+const acceptEncodings: string[] = [];
 let origin: http2.Http2SecureServer;
 let dns: TestResolver;
 let t: TestSluice;
@@ -105,20 +120,20 @@ afterAll(async () => {
 });
 
 /** POSTs `body` as gRPC to echo.test through sluice; the answer's status and body. */
-function post(body: Buffer, splitAt: number, path = '/echo.Echo/Say'): Promise<{ status: number; body: Buffer }> {
+function post(body: Buffer, splitAt: number, path = '/echo.Echo/Say', method = 'POST', host = 'echo.test'): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = https.request({
       host: '127.0.0.1',
       port: t.sluice.ports.https,
-      servername: 'echo.test',
+      servername: host,
       ca: readFileSync(t.caCert),
-      method: 'POST',
+      method,
       path,
-      headers: { host: 'echo.test', 'content-type': 'application/grpc', 'x-split-at': String(splitAt), 'content-length': body.length },
+      headers: { host, 'content-type': 'application/grpc', 'x-split-at': String(splitAt), 'content-length': body.length, 'accept-encoding': 'gzip, br' },
     }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -207,6 +222,23 @@ describe.skipIf(skip)('gRPC per-message compression on a credential host', () =>
     expect(JSON.stringify(got)).not.toContain(HDR_REAL.slice(0, 12));
     const line = await t.waitForLog((l) => l.host === 'zip.test' && l.path === '/echo.Echo/Snappy');
     expect(JSON.stringify(line.trace)).toContain('cut_uninspectable_grpc');
+  });
+});
+
+describe.skipIf(skip)('compressed sizes on a credential host (BREACH)', () => {
+  it('asks the upstream for no compression, and a HEAD answer compressed anyway shows no length', async () => {
+    const got = await post(Buffer.alloc(0), 0, '/any', 'HEAD', 'zip.test');
+    expect(got.status).toBe(200);
+    expect(got.headers['content-length']).toBeUndefined();
+    expect(got.headers['content-encoding']).toBeUndefined();
+    expect(acceptEncodings.at(-1)).toBe('identity');
+  });
+
+  it('a body that names a gRPC encoding but is not gRPC, failing, is cut rather than ended as if whole', async () => {
+    await expect(post(Buffer.alloc(0), 0, '/stray', 'POST', 'zip.test')).rejects.toThrow(/aborted|socket hang up|ECONNRESET/);
+    const line = await t.waitForLog((l) => l.host === 'zip.test' && l.path === '/stray');
+    expect(line).toMatchObject({ outcome: 'cut_off', reason: 'upstream_error', bytes_out: 0 });
+    expect(line.message).toMatch(/no trailers to carry the error$/);
   });
 });
 

@@ -19,6 +19,8 @@ export interface Envelopes {
   /** Sets the error status in trailers (gRPC) once it has failed; safe to call before that. */
   mark(trailers: ResponseHeaders): void;
   readonly failure: string | undefined;
+  /** The framing carries its own ending (gRPC-Web's trailer frame, Connect's end of stream). */
+  readonly endsInBand: boolean;
 }
 
 const encodingHeaderOf = (framing: Framing | 'grpc-web-text'): string => (framing === 'connect' ? 'connect-content-encoding' : 'grpc-encoding');
@@ -87,6 +89,7 @@ export function envelopesFor(headers: ResponseHeaders, options: { bodySwapHost: 
     get failure() {
       return inflater.failure;
     },
+    endsInBand: framing === 'grpc-web' || framing === 'connect',
     push: (chunk) => inflater.push(chunk),
     end() {
       if (ended) return Buffer.alloc(0);

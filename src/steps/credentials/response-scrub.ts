@@ -91,6 +91,12 @@ export function responseScrubHook(ex: Exchange): FlushableResponseHook {
       const rest = replacer?.end();
       return rest !== undefined && rest.length > 0 ? rest : undefined;
     },
+    // No trailers to carry INTERNAL (an HTTP/1 upstream, a body mislabelled by its encoding):
+    // the agent's response is cut rather than ended as if whole.
+    cutReason() {
+      const failure = envelopes?.failure;
+      return failure === undefined || envelopes?.endsInBand === true || trailersOut !== undefined ? undefined : `${failure}; cut: no trailers to carry the error`;
+    },
     flush() {
       if (envelopes?.failure !== undefined) return undefined;
       const rest = replacer?.flush();

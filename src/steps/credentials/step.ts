@@ -21,6 +21,7 @@ import { settleCredentials } from './settle.ts';
 import { bodySwapTransform, bodyWatchTransform } from './body-transforms.ts';
 import { responseScrubHook } from './response-scrub.ts';
 import { heldBackInClear, overPlaintext, plaintextBodyGuard } from './plaintext.ts';
+import { askForPlaintext } from './plain-encoding.ts';
 
 export const credentialStep: Step = {
   name: 'credentials',
@@ -54,6 +55,7 @@ export const credentialStep: Step = {
     if (scoped.some((c) => c.type === 'aws') && dropSecurityToken(ex)) {
       ex.trace.push({ step: 'credentials', action: 'dropped_header', detail: 'x-amz-security-token' });
     }
+    askForPlaintext(ex);
     const used = settleCredentials(ex, scoped);
     if (used instanceof SluiceError) return used;
     const inClear = used.filter((name) => held.some((c) => c.name === name));
@@ -75,3 +77,4 @@ export const credentialStep: Step = {
     return undefined;
   },
 };
+

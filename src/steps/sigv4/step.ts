@@ -19,6 +19,7 @@ import type { Exchange } from '../../pipeline/exchange.ts';
 import type { HeaderMap } from '../../http/header-map.ts';
 import type { Step } from '../../pipeline/step.ts';
 import { droppedSecurityToken } from '../credentials/aws.ts';
+import { asForwarded, headersAsSent } from '../credentials/plain-encoding.ts';
 import { heldBackInClear, overPlaintext } from '../credentials/plaintext.ts';
 import { EMPTY_SHA256, Sha256, sha256Hex } from '../../sigv4/crypto.ts';
 import { clockSkewSeconds, findSigV4, scopeString, type SigV4Auth } from '../../sigv4/parse.ts';
@@ -62,10 +63,10 @@ function headerValue(headers: HeaderMap, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The request as the agent signed it: with the session token credentials removed, if any. */
+/** The request as the agent signed it: with the session token credentials removed, if any, and its own accept-encoding values. */
 function asSigned(ex: Exchange): { headers: HeaderMap; target: string } {
   const dropped = droppedSecurityToken(ex);
-  let headers = ex.headers;
+  let headers = headersAsSent(ex, ex.headers);
   let target = ex.path;
   if (dropped?.header !== undefined) headers = { ...headers, 'x-amz-security-token': dropped.header };
   if (dropped?.query !== undefined) target = `${target}${target.includes('?') ? '&' : '?'}X-Amz-Security-Token=${dropped.query}`;
@@ -173,7 +174,7 @@ export function createSigv4Step(options: Sigv4StepOptions = {}): Step {
 
     const real = realCredentials(ex)?.realAwsCredentials(credential.name);
     if (real === undefined) return new SluiceError('upstream_error', 500, `sluice has no real AWS credentials for credential "${credential.name}"`);
-    const seed = await resignRequest(ex, auth, verified, real);
+    const seed = await resignRequest(ex, auth, { ...verified, headers: asForwarded(ex, verified.headers) }, real);
 
     const streaming = verified.payloadHash === STREAMING_SIGNED || verified.payloadHash === STREAMING_SIGNED_TRAILER;
     if (streaming && ex.hasBody) {
