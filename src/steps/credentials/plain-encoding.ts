@@ -43,5 +43,5 @@ export function headersAsSent(ex: Exchange, headers: Headers): Headers {
 export function asForwarded(ex: Exchange, pairs: ReadonlyArray<readonly [string, string]>): Array<readonly [string, string]> {
   const agents = replaced.get(ex);
   if (agents === undefined) return [...pairs];
-  return pairs.map(([name, value]) => (name in agents ? [name, String(ex.headers[name])] as const : [name, value] as const));
+  return pairs.map(([name, value]) => (Object.hasOwn(agents, name) ? [name, String(ex.headers[name])] as const : [name, value] as const));
 }

@@ -62,7 +62,7 @@ export function responseScrubHook(ex: Exchange): FlushableResponseHook {
     reason: (text) => store.scrub(text),
     // Each WebSocket message from the server is a stream of its own (the relay re-frames it).
     message: () => store.responseScrubber(false),
-    start(_status, headers) {
+    start(status, headers) {
       scrubHeaders(headers);
       // A promised length stays true: replacements in such a body keep the echoed value's length.
       // gRPC messages carry their own length prefix: a replacement must not change a length;
@@ -72,7 +72,9 @@ export function responseScrubHook(ex: Exchange): FlushableResponseHook {
       // it declared inside the value would release the value's first part before its rest came.
       const grpc = isGrpcContentType(headers['content-type']) && !bodySwapHost;
       replacer = store.responseScrubber(isEnveloped(headers) || headers['content-length'] !== undefined, { grpc });
-      envelopes = envelopesFor(headers, { bodySwapHost, owner: ex });
+      // No body, nothing to inflate or refuse (a HEAD, 204 or 304 may still name an encoding).
+      const bodiless = ex.method === 'HEAD' || status === 204 || status === 304;
+      envelopes = bodiless ? undefined : envelopesFor(headers, { bodySwapHost, owner: ex });
     },
     // gRPC's grpc-message and custom trailing metadata come back after the body. When the
     // envelopes stopped, the call ends with INTERNAL rather than the upstream's status (also if
