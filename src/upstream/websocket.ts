@@ -100,6 +100,8 @@ function copyHeaders(headers: http.IncomingHttpHeaders): ResponseHeaders {
 }
 
 /** A refusal from the upstream (any status but 101): scrubbed head and body, then close. */
+const CRLF = Buffer.from('\r\n');
+
 function relayRefusal(res: http.IncomingMessage, socket: Duplex, hooks: readonly ResponseHook[]): void {
   const status = res.statusCode ?? 502;
   const headers = copyHeaders(res.headers);
@@ -115,20 +117,29 @@ function relayRefusal(res: http.IncomingMessage, socket: Duplex, hooks: readonly
     decoder.on('error', () => socket.destroy());
     body = res.pipe(decoder);
   }
-  // The body's length may change under the scrub: it is delimited by closing the connection.
+  // The body's length may change under the scrub: it is sent chunked, so that a body cut short
+  // (by the upstream, or by a hook that withheld bytes) lacks its last chunk and reads as cut.
   delete headers['content-length'];
   for (const hook of hooks) hook.start?.(status, headers);
   let reason = res.statusMessage ?? '';
   for (const hook of hooks) if (hook.reason !== undefined) reason = hook.reason(reason);
-  socket.write(headBlock(`HTTP/1.1 ${status} ${reason.replace(/[\r\n]/g, ' ')}`.trimEnd(), headers, ['connection: close']));
+  // 204 and 304 have no body, so no chunks either.
+  const bodiless = status === 204 || status === 304;
+  socket.write(headBlock(`HTTP/1.1 ${status} ${reason.replace(/[\r\n]/g, ' ')}`.trimEnd(), headers, bodiless ? ['connection: close'] : ['connection: close', 'transfer-encoding: chunked']));
+  if (bodiless) {
+    res.resume();
+    socket.end();
+    return;
+  }
   const pass = (chunk: Buffer): Buffer => {
     let data = chunk;
     for (const hook of hooks) if (hook.data !== undefined) data = hook.data(data);
     return data;
   };
+  const writeChunk = (data: Buffer): boolean => socket.write(Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, CRLF]));
   body.on('data', (chunk: Buffer) => {
     const data = pass(chunk);
-    if (data.length > 0 && !socket.write(data)) {
+    if (data.length > 0 && !writeChunk(data)) {
       res.pause();
       socket.once('drain', () => res.resume());
     }
@@ -140,9 +151,11 @@ function relayRefusal(res: http.IncomingMessage, socket: Duplex, hooks: readonly
         const later = hooks[k] as ResponseHook;
         if (later.data !== undefined) rest = later.data(rest);
       }
-      if (rest !== undefined && rest.length > 0) socket.write(rest);
+      if (rest !== undefined && rest.length > 0) writeChunk(rest);
     }
-    socket.end();
+    // A hook that withheld bytes (forward.ts does the same): cut, without the last chunk.
+    if (hooks.some((h) => h.cutReason?.() !== undefined)) socket.destroy();
+    else socket.end('0\r\n\r\n');
   });
   res.on('error', () => socket.destroy());
 }

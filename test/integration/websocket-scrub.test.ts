@@ -41,6 +41,12 @@ beforeAll(async () => {
     receivedAuth = req.headers.authorization;
     receivedExtensions = req.headers['sec-websocket-extensions'];
     const key = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (req.url === '/refuse-grpc') {
+      // A refusal whose body names a gRPC encoding sluice cannot inflate: not passed on.
+      const body = `{"error":"key ${key} is not allowed"}`;
+      socket.end(`HTTP/1.1 401 Bad key\r\ncontent-type: application/json\r\ngrpc-encoding: snappy\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      return;
+    }
     if (req.url === '/refuse') {
       const body = `{"error":"key ${key} is not allowed"}`;
       socket.end(`HTTP/1.1 401 Bad key ${key}\r\ncontent-type: application/json\r\nx-key: ${key}\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
@@ -160,6 +166,22 @@ describe.skipIf(skip)('WebSocket upgrades on a credential host', () => {
     expect(answer.headers['x-key']).toBe(SURROGATE);
     expect(answer.body).toBe(`{"error":"key ${SURROGATE} is not allowed"}`);
     await t.waitForLog((l) => l.host === 'creds.test' && l.path === '/refuse' && l.status === 401);
+  });
+
+  it('cuts a refusal whose body it could not inspect, rather than ending it as if whole', async () => {
+    const ws = open('creds.test', '/refuse-grpc');
+    const answer = await new Promise<{ status: number; body: string; aborted: boolean }>((resolve, reject) => {
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        let aborted = false;
+        res.on('data', (c: Buffer) => (body += String(c)));
+        res.on('aborted', () => (aborted = true));
+        res.on('error', () => (aborted = true));
+        res.on('close', () => resolve({ status: res.statusCode ?? 0, body, aborted }));
+      });
+      ws.on('open', () => reject(new Error('should not open')));
+    });
+    expect(answer).toEqual({ status: 401, body: '', aborted: true });
   });
 
   it('leaves other hosts\' frames and compression alone', async () => {
