@@ -26,7 +26,15 @@ export interface FrameVisitor {
   end?(offset: number): void;
 }
 
-export const GRPC_HEADER_BYTES = 5;
+const GRPC_HEADER_BYTES = 5;
+
+/** A message header: the flag byte and the payload's length, big-endian. */
+export function grpcFrameHeader(flag: number, length: number): Buffer {
+  const header = Buffer.allocUnsafe(GRPC_HEADER_BYTES);
+  header[0] = flag;
+  header.writeUInt32BE(length, 1);
+  return header;
+}
 
 /** Walks gRPC's framing across pushes split anywhere, reporting to `visit`. */
 export function createGrpcFrameWalker(visit: FrameVisitor): { push(chunk: Buffer): void } {

@@ -12,7 +12,7 @@
 // could read. The reasons name what went wrong, never a value read from the bytes (they may be
 // a real value's bytes).
 import { gunzipSync, inflateSync } from 'node:zlib';
-import { createGrpcFrameWalker, GRPC_HEADER_BYTES } from '../credentials/grpc-frames.ts';
+import { createGrpcFrameWalker, grpcFrameHeader } from '../credentials/grpc-frames.ts';
 import { sharedBufferBudget, type BufferBudget } from '../pipeline/buffer-budget.ts';
 
 /** Largest message inflated: gRPC's default receive limit. */
@@ -47,13 +47,6 @@ function inflaterFor(encoding: string | undefined): Inflate | undefined {
     default:
       return undefined;
   }
-}
-
-function header(flag: number, length: number): Buffer {
-  const h = Buffer.allocUnsafe(GRPC_HEADER_BYTES);
-  h[0] = flag;
-  h.writeUInt32BE(length, 1);
-  return h;
 }
 
 export interface InflaterOptions {
@@ -104,14 +97,14 @@ export function createGrpcInflater(encoding: string | undefined, options: Inflat
       return;
     }
     reservation.shrink(plain.length);
-    out.push(header(heldFlag & ~1, plain.length), plain);
+    out.push(grpcFrameHeader(heldFlag & ~1, plain.length), plain);
   };
 
   const walker = createGrpcFrameWalker({
     header(flag, length) {
       if ((flag & ~allowed) !== 0) return fail('a message whose flag byte is not this framing\'s');
       if ((flag & 1) === 0) {
-        out.push(header(flag, length));
+        out.push(grpcFrameHeader(flag, length));
         return true;
       }
       if (length > MAX_GRPC_COMPRESSED_BYTES) return fail(`a compressed message too long to inflate within ${MAX_GRPC_MESSAGE_BYTES} bytes`);

@@ -99,9 +99,9 @@ function copyHeaders(headers: http.IncomingHttpHeaders): ResponseHeaders {
   return out;
 }
 
-/** A refusal from the upstream (any status but 101): scrubbed head and body, then close. */
 const CRLF = Buffer.from('\r\n');
 
+/** A refusal from the upstream (any status but 101): scrubbed head and body, then close. */
 function relayRefusal(res: http.IncomingMessage, socket: Duplex, hooks: readonly ResponseHook[]): void {
   const status = res.statusCode ?? 502;
   const headers = copyHeaders(res.headers);

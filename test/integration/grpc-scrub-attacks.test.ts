@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { createTestPki } from '../helpers/pki.ts';
 import { startDnsmasq, type TestResolver } from '../helpers/dnsmasq.ts';
-import { grpcHeader } from '../helpers/grpc-message.ts';
+import { grpcHeader as header } from '../helpers/grpc-message.ts';
 import { localOriginToml, secretFile } from '../helpers/local-origin.ts';
 import { startTestSluice, type TestSluice } from '../helpers/sluice.ts';
 import { skipUnlessTools } from '../helpers/tools.ts';
@@ -34,7 +34,6 @@ const SURROGATE = 'sluice-surrogate-0123456789abcdef'; // 33: the swap changes t
 const HDR_REAL = 'hdr-REAL-token-MNOPQRSTUVWXYZ-0123456789';
 const HDR_SURROGATE = 'hdr-sluice-surrogate-abcdefghijklmn';
 
-const header = grpcHeader;
 
 /**
  * The echo.Echo service as the origin plays it. Say: the body back, in two writes `x-split-at`

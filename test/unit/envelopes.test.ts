@@ -5,9 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { envelopesFor, isEnveloped } from '../../src/steps/credentials/envelopes.ts';
-import { grpcMessage } from '../helpers/grpc-message.ts';
+import { grpcMessage as message } from '../helpers/grpc-message.ts';
 
-const message = grpcMessage;
 
 const owner = {};
 const zipped = message(gzipSync('{"text":"hello"}'), 1);

@@ -5,9 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { createGrpcInflater, MAX_GRPC_COMPRESSED_BYTES, MAX_GRPC_MESSAGE_BYTES } from '../../src/upstream/grpc-inflate.ts';
 import { BufferBudget } from '../../src/pipeline/buffer-budget.ts';
-import { grpcMessage } from '../helpers/grpc-message.ts';
+import { grpcMessage as message } from '../helpers/grpc-message.ts';
 
-const message = grpcMessage;
 
 /** Everything the inflater lets out when `stream` arrives in pieces cut at `cuts`. */
 function run(encoding: string | undefined, stream: Buffer, cuts: number[], budget = new BufferBudget(1 << 30)): { out: Buffer; failure?: string; budget: BufferBudget } {

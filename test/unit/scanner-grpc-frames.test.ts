@@ -6,13 +6,12 @@ import { createGrpcFrameTracker, isGrpcContentType } from '../../src/credentials
 import { formsPattern } from '../../src/credentials/secret-forms.ts';
 import { replacementFor } from '../../src/credentials/same-form.ts';
 import { createStreamReplacer, createStreamScanner } from '../../src/credentials/stream-replace.ts';
-import { grpcMessage } from '../helpers/grpc-message.ts';
+import { grpcMessage as message } from '../helpers/grpc-message.ts';
 
 const SECRET = 'grpc-real-secret-value-0001';
 const SURROGATE = 'grpc-surrogate-000000000001';
 const pattern = formsPattern([{ text: SECRET, base64: true }]);
 
-const message = grpcMessage;
 
 const scrubber = () => createStreamReplacer(pattern, (raw, needle) => replacementFor(raw, needle, SURROGATE, true), { frames: createGrpcFrameTracker() });
 

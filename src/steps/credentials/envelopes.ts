@@ -4,6 +4,7 @@
 // with an error the agent's client reads as one, never as a clean end. The agent sees one
 // fixed text; the reason goes to the access log only.
 import type { ResponseHeaders } from '../../pipeline/body.ts';
+import { grpcFrameHeader } from '../../credentials/grpc-frames.ts';
 import { createGrpcInflater, uninspectable, type GrpcInflater } from '../../upstream/grpc-inflate.ts';
 
 /** What the agent's client is told (grpc-message, Connect's error message). */
@@ -51,10 +52,7 @@ export function isEnveloped(headers: ResponseHeaders): boolean {
 }
 
 function frame(flag: number, body: Buffer): Buffer {
-  const header = Buffer.alloc(5);
-  header[0] = flag;
-  header.writeUInt32BE(body.length, 1);
-  return Buffer.concat([header, body]);
+  return Buffer.concat([grpcFrameHeader(flag, body.length), body]);
 }
 
 /**
@@ -68,13 +66,14 @@ function frame(flag: number, body: Buffer): Buffer {
 export function envelopesFor(headers: ResponseHeaders, options: { bodySwapHost: boolean; owner: object }): Envelopes | undefined {
   const framing = framingOf(headers);
   if (framing === undefined) return undefined;
-  const compressed = isCompressed(headers, encodingHeaderOf(framing));
+  const encodingHeader = encodingHeaderOf(framing);
+  const compressed = isCompressed(headers, encodingHeader);
   if (!compressed && (options.bodySwapHost || framing === 'grpc-web-text')) {
     // Uncompressed: nothing to inflate; gRPC-Web text is read by the scrub as base64 text.
     return undefined;
   }
   if (compressed) delete headers['content-length'];
-  const raw = headers[encodingHeaderOf(framing)];
+  const raw = headers[encodingHeader];
   let inflater: GrpcInflater;
   if (options.bodySwapHost) inflater = uninspectable('a compressed response on a host where a credential is swapped into request bodies');
   else if (framing === 'grpc-web-text') inflater = uninspectable('a gRPC-Web text response with a compressed encoding');
@@ -84,7 +83,6 @@ export function envelopesFor(headers: ResponseHeaders, options: { bodySwapHost: 
       owner: options.owner,
     });
   }
-  let ended = false;
   return {
     get failure() {
       return inflater.failure;
@@ -92,8 +90,6 @@ export function envelopesFor(headers: ResponseHeaders, options: { bodySwapHost: 
     endsInBand: framing === 'grpc-web' || framing === 'connect',
     push: (chunk) => inflater.push(chunk),
     end() {
-      if (ended) return Buffer.alloc(0);
-      ended = true;
       inflater.end();
       if (inflater.failure === undefined) return Buffer.alloc(0);
       if (framing === 'grpc-web') return frame(0x80, Buffer.from(`grpc-status:13\r\ngrpc-message:${encodeURIComponent(PUBLIC_REASON)}\r\n`));

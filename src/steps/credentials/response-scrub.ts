@@ -9,6 +9,7 @@
 // body scrub holds back a fixed window (store.scrubWindow bytes) until more bytes or the end.
 
 import type { Exchange } from '../../pipeline/exchange.ts';
+import type { Credential } from '../../config/types.ts';
 import type { ResponseHeaders, ResponseHook } from '../../pipeline/body.ts';
 import type { StreamReplacer } from '../../credentials/stream-replace.ts';
 import { isGrpcContentType } from '../../credentials/grpc-frames.ts';
@@ -21,7 +22,10 @@ import { envelopesFor, isEnveloped, type Envelopes } from './envelopes.ts';
  */
 export type FlushableResponseHook = ResponseHook & { flush(): Buffer | undefined };
 
-export function responseScrubHook(ex: Exchange): FlushableResponseHook {
+const nonEmpty = (bytes: Buffer | undefined): Buffer | undefined => (bytes !== undefined && bytes.length > 0 ? bytes : undefined);
+
+/** `scoped`: the credentials of the exchange's host (the credentials step has them). */
+export function responseScrubHook(ex: Exchange, scoped: readonly Credential[]): FlushableResponseHook {
   const store = ex.runtime.credentials;
   let replacer: StreamReplacer | undefined;
   /** Enveloped messages (gRPC, Connect) inflated so the scrub reads plaintext (envelopes.ts). */
@@ -43,7 +47,7 @@ export function responseScrubHook(ex: Exchange): FlushableResponseHook {
     noteFailure();
     return plain;
   };
-  const bodySwapHost = store.scopedTo(ex.host).some((c) => c.type === 'bearer' && c.body);
+  const bodySwapHost = scoped.some((c) => c.type === 'bearer' && c.body);
   /** Header (or trailer) values scrubbed in place; a name that holds a secret (any case) goes. */
   const scrubHeaders = (headers: ResponseHeaders): void => {
     for (const name of Object.keys(headers)) {
@@ -89,9 +93,7 @@ export function responseScrubHook(ex: Exchange): FlushableResponseHook {
       const closing = envelopes?.end();
       noteFailure();
       // What the scrub still holds may be the start of a value whose rest was withheld.
-      if (envelopes?.failure !== undefined) return closing !== undefined && closing.length > 0 ? closing : undefined;
-      const rest = replacer?.end();
-      return rest !== undefined && rest.length > 0 ? rest : undefined;
+      return nonEmpty(envelopes?.failure !== undefined ? closing : replacer?.end());
     },
     // No trailers to carry INTERNAL (an HTTP/1 upstream, a body mislabelled by its encoding):
     // the agent's response is cut rather than ended as if whole.
@@ -100,9 +102,7 @@ export function responseScrubHook(ex: Exchange): FlushableResponseHook {
       return failure === undefined || envelopes?.endsInBand === true || trailersOut !== undefined ? undefined : `${failure}; cut: no trailers to carry the error`;
     },
     flush() {
-      if (envelopes?.failure !== undefined) return undefined;
-      const rest = replacer?.flush();
-      return rest !== undefined && rest.length > 0 ? rest : undefined;
+      return envelopes?.failure !== undefined ? undefined : nonEmpty(replacer?.flush());
     },
   };
 }

@@ -73,8 +73,7 @@ export const credentialStep: Step = {
       if (guarded.length > 0) ex.requestBody.push(plaintextBodyGuard(ex, guarded));
       for (const c of bodySwaps) if (!guarded.includes(c)) ex.requestBody.push(bodySwapTransform(ex, c));
     }
-    ex.response.push(responseScrubHook(ex));
+    ex.response.push(responseScrubHook(ex, scoped));
     return undefined;
   },
 };
-
